@@ -1,0 +1,35 @@
+// swift-tools-version: 6.0
+// Cloister: a guix-daemon-compatible build daemon. ARCHITECTURE.md explains the modules.
+import PackageDescription
+
+let package = Package(
+    name: "Cloister",
+    products: [
+        .executable(name: "cloister", targets: ["cloister"]),
+        .executable(name: "cloister-daemon", targets: ["cloister-daemon"]),
+    ],
+    targets: [
+        // C shims at the bottom: libgcrypt (what Guix itself hashes and verifies with),
+        // the system SQLite, and the clone/setup/exec child.
+        .target(name: "CGcrypt", linkerSettings: [.linkedLibrary("gcrypt"), .linkedLibrary("gpg-error")]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "CSandbox"),
+
+        .target(name: "LinuxSystem", dependencies: ["CSandbox"]),
+        .target(name: "StoreFormats", dependencies: ["CGcrypt"]),
+        .target(name: "WorkerProtocol", dependencies: ["StoreFormats"]),
+        .target(name: "LocalStore", dependencies: ["StoreFormats", "LinuxSystem", "CSQLite"]),
+        .target(name: "Sandbox", dependencies: ["LinuxSystem", "CSandbox"]),
+        .target(name: "Builder", dependencies: ["StoreFormats", "LocalStore", "Sandbox", "LinuxSystem"]),
+        .target(name: "Daemon", dependencies: ["StoreFormats", "WorkerProtocol", "LocalStore", "Builder", "LinuxSystem"]),
+
+        .executableTarget(name: "cloister", dependencies: ["StoreFormats", "WorkerProtocol", "LocalStore", "LinuxSystem"]),
+        .executableTarget(name: "cloister-daemon", dependencies: ["Daemon", "LinuxSystem"]),
+
+        .testTarget(name: "StoreFormatsTests", dependencies: ["StoreFormats"]),
+        .testTarget(name: "LocalStoreTests", dependencies: ["LocalStore", "StoreFormats", "LinuxSystem"]),
+        .testTarget(name: "WorkerProtocolTests", dependencies: ["WorkerProtocol", "StoreFormats"]),
+        .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "LinuxSystem"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "WorkerProtocol", "StoreFormats", "LocalStore"]),
+    ]
+)

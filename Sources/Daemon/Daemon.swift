@@ -1,0 +1,1 @@
+/// The daemon: listeners, peer credentials, trust, one session per connection.

@@ -1,0 +1,29 @@
+/// Every way bytes can fail to be one of the store's formats. Each case carries what a person
+/// needs to find the fault: the offending text, the offset, what was expected.
+public enum FormatError: Error, Equatable, Sendable, CustomStringConvertible {
+    case invalidBase32(String, reason: String)
+    case invalidHash(String, reason: String)
+    case unknownHashAlgorithm(String)
+    case invalidStorePath(String, reason: String)
+    case invalidStorePathName(String, reason: String)
+    case invalidNAR(offset: UInt64, reason: String)
+    case invalidDerivation(offset: Int, reason: String)
+    case invalidNarInfo(line: Int, reason: String)
+    case invalidSignature(String, reason: String)
+    case invalidKey(String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .invalidBase32(let text, let reason): "invalid nix base-32 string '\(text)': \(reason)"
+        case .invalidHash(let text, let reason): "invalid hash '\(text)': \(reason)"
+        case .unknownHashAlgorithm(let name): "unknown hash algorithm '\(name)'"
+        case .invalidStorePath(let path, let reason): "invalid store path '\(path)': \(reason)"
+        case .invalidStorePathName(let name, let reason): "invalid store path name '\(name)': \(reason)"
+        case .invalidNAR(let offset, let reason): "invalid NAR at byte \(offset): \(reason)"
+        case .invalidDerivation(let offset, let reason): "invalid derivation at byte \(offset): \(reason)"
+        case .invalidNarInfo(let line, let reason): "invalid narinfo at line \(line): \(reason)"
+        case .invalidSignature(let text, let reason): "invalid signature '\(text)': \(reason)"
+        case .invalidKey(let text, let reason): "invalid key '\(text)': \(reason)"
+        }
+    }
+}

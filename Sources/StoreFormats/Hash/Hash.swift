@@ -1,0 +1,111 @@
+/// A digest with its algorithm, and the text forms of formats.md §1.1: base16 (lowercase out,
+/// either case in), nix32, base64, SRI `algo-base64`, and `algo:hash` with any of the three
+/// encodings (told apart by length).
+public struct Hash: Hashable, Sendable, CustomStringConvertible {
+    public let algorithm: HashAlgorithm
+    public let bytes: [UInt8]
+
+    init(algorithm: HashAlgorithm, unchecked bytes: [UInt8]) {
+        self.algorithm = algorithm
+        self.bytes = bytes
+    }
+
+    public init(algorithm: HashAlgorithm, bytes: [UInt8]) throws(FormatError) {
+        guard bytes.count == algorithm.size else {
+            throw .invalidHash(Base16.encode(bytes), reason: "\(bytes.count) bytes, \(algorithm.rawValue) has \(algorithm.size)")
+        }
+        self.init(algorithm: algorithm, unchecked: bytes)
+    }
+
+    public var base16: String { Base16.encode(bytes) }
+    public var nix32: String { NixBase32.encode(bytes) }
+    public var base64: String { Base64.encode(bytes) }
+    public var sri: String { "\(algorithm.rawValue)-\(base64)" }
+
+    /// `algo:base16`, the form of the database's `hash` column and of DrvOutput ids.
+    public var prefixedBase16: String { "\(algorithm.rawValue):\(base16)" }
+    /// `algo:nix32`, the form of narinfo `NarHash` and `nix-store -q --hash`.
+    public var prefixedNix32: String { "\(algorithm.rawValue):\(nix32)" }
+
+    public var description: String { prefixedNix32 }
+
+    /// Parses the digest of a known algorithm in base16, nix32 or base64, told apart by length.
+    public init(parsing text: some StringProtocol, algorithm: HashAlgorithm) throws(FormatError) {
+        let string = String(text)
+        let n = algorithm.size
+        let length = string.utf8.count
+        if length == 2 * n {
+            guard let bytes = Base16.decode(string) else { throw .invalidHash(string, reason: "not base16") }
+            self.init(algorithm: algorithm, unchecked: bytes)
+        } else if length == NixBase32.encodedLength(n) {
+            do {
+                self.init(algorithm: algorithm, unchecked: try NixBase32.decode(string, byteCount: n))
+            } catch {
+                throw .invalidHash(string, reason: error.description)
+            }
+        } else if length == Base64.encodedLength(n) {
+            guard let bytes = Base64.decode(string), bytes.count == n else { throw .invalidHash(string, reason: "not base64") }
+            self.init(algorithm: algorithm, unchecked: bytes)
+        } else {
+            throw .invalidHash(string, reason: "length \(length) fits no encoding of \(algorithm.rawValue)")
+        }
+    }
+
+    /// Parses `algo:digest` (any encoding) or SRI `algo-base64`; with `defaultAlgorithm`, a bare
+    /// digest is accepted too.
+    public init(parsing text: some StringProtocol, defaultAlgorithm: HashAlgorithm? = nil) throws(FormatError) {
+        let string = String(text)
+        if let colon = string.firstIndex(of: ":") {
+            let algorithm = try HashAlgorithm(parsing: string[..<colon])
+            try self.init(parsing: string[string.index(after: colon)...], algorithm: algorithm)
+        } else if let dash = string.firstIndex(of: "-"), let algorithm = HashAlgorithm(rawValue: String(string[..<dash])) {
+            let body = string[string.index(after: dash)...]
+            guard let bytes = Base64.decode(body), bytes.count == algorithm.size else {
+                throw .invalidHash(string, reason: "SRI digest is not \(algorithm.size) bytes of base64")
+            }
+            self.init(algorithm: algorithm, unchecked: bytes)
+        } else if let algorithm = defaultAlgorithm {
+            try self.init(parsing: string, algorithm: algorithm)
+        } else {
+            throw .invalidHash(string, reason: "no algorithm prefix")
+        }
+    }
+}
+
+/// Lowercase hexadecimal.
+public enum Base16 {
+    static let digits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    public static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        var out: [UInt8] = []
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Accepts either case; nil on odd length or a non-hex character.
+    public static func decode<Text: StringProtocol>(_ text: Text) -> [UInt8]? {
+        let chars = Array(text.utf8)
+        guard chars.count % 2 == 0 else { return nil }
+        var out = [UInt8]()
+        out.reserveCapacity(chars.count / 2)
+        var i = 0
+        while i < chars.count {
+            guard let hi = value(chars[i]), let lo = value(chars[i + 1]) else { return nil }
+            out.append(hi << 4 | lo)
+            i += 2
+        }
+        return out
+    }
+
+    private static func value(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}

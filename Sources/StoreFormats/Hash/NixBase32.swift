@@ -1,0 +1,77 @@
+/// Nix's base-32 ("nix32"), formats.md §1.1.
+///
+/// Alphabet `0123456789abcdfghijklmnpqrsvwxyz` (no e, o, u, t). The bytes are read as one
+/// little-endian number and printed most significant digit first; `n` bytes take
+/// `ceil(8n/5)` characters. Not RFC 4648. Decoding rejects foreign characters, wrong lengths
+/// and bits set beyond the last byte.
+public enum NixBase32 {
+    public static let alphabet: [UInt8] = Array("0123456789abcdfghijklmnpqrsvwxyz".utf8)
+
+    /// Character → digit value, 0xFF where the character is not in the alphabet.
+    static let digitValue: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (index, char) in alphabet.enumerated() { table[Int(char)] = UInt8(index) }
+        return table
+    }()
+
+    /// The number of characters that encode `byteCount` bytes.
+    public static func encodedLength(_ byteCount: Int) -> Int {
+        byteCount == 0 ? 0 : (byteCount * 8 - 1) / 5 + 1
+    }
+
+    public static func encode<Bytes: Collection>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        let input = Array(bytes)
+        let length = encodedLength(input.count)
+        var out = [UInt8](repeating: 0, count: length)
+        for k in 0..<length {
+            let bit = k * 5
+            let i = bit / 8
+            let j = bit % 8
+            var digit = Int(input[i]) >> j
+            if i + 1 < input.count { digit |= Int(input[i + 1]) << (8 - j) }
+            out[length - 1 - k] = alphabet[digit & 0x1F]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Decodes `text` into exactly `byteCount` bytes.
+    public static func decode<Text: StringProtocol>(_ text: Text, byteCount: Int) throws(FormatError) -> [UInt8] {
+        let chars = Array(text.utf8)
+        guard chars.count == encodedLength(byteCount) else {
+            throw .invalidBase32(String(text), reason: "length \(chars.count), expected \(encodedLength(byteCount))")
+        }
+        return try decodeChars(chars, byteCount: byteCount, original: String(text))
+    }
+
+    /// Decodes a string whose length determines the byte count (inverse of `encodedLength`).
+    public static func decode<Text: StringProtocol>(_ text: Text) throws(FormatError) -> [UInt8] {
+        let chars = Array(text.utf8)
+        let byteCount = chars.count * 5 / 8
+        guard encodedLength(byteCount) == chars.count else {
+            throw .invalidBase32(String(text), reason: "length \(chars.count) encodes no whole number of bytes")
+        }
+        return try decodeChars(chars, byteCount: byteCount, original: String(text))
+    }
+
+    private static func decodeChars(_ chars: [UInt8], byteCount: Int, original: String) throws(FormatError) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: byteCount)
+        let length = chars.count
+        for k in 0..<length {
+            let value = digitValue[Int(chars[length - 1 - k])]
+            guard value != 0xFF else {
+                throw .invalidBase32(original, reason: "character '\(Character(Unicode.Scalar(chars[length - 1 - k])))' is not in the nix32 alphabet")
+            }
+            let bit = k * 5
+            let i = bit / 8
+            let j = bit % 8
+            out[i] |= UInt8(truncatingIfNeeded: Int(value) << j)
+            let carry = Int(value) >> (8 - j)
+            if i + 1 < byteCount {
+                out[i + 1] |= UInt8(truncatingIfNeeded: carry)
+            } else if carry != 0 {
+                throw .invalidBase32(original, reason: "bits set beyond the last byte")
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,41 @@
+/// The name part of a store path (formats.md §2.1): the characters `A-Z a-z 0-9 + - . _ ? =`,
+/// at least one. Nix 2.8 caps it at 211 bytes (so `32 + 1 + 211 < NAME_MAX`) and allows a
+/// leading dot; Guix's daemon rejects any leading dot. Guix sets no length limit, but a longer
+/// name cannot exist on disk, so both rule sets keep the 211-byte limit.
+public enum StorePathName {
+    public enum Rules: Sendable, Hashable {
+        /// Nix 2.8: leading dot allowed.
+        case nix
+        /// Guix: no leading dot.
+        case guix
+    }
+
+    public static let maxLength = 211
+
+    public static func isValidCharacter(_ c: UInt8) -> Bool {
+        switch c {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+             UInt8(ascii: "?"), UInt8(ascii: "="):
+            true
+        default:
+            false
+        }
+    }
+
+    public static func validate(_ name: String, rules: Rules) throws(FormatError) {
+        let bytes = Array(name.utf8)
+        guard !bytes.isEmpty else { throw .invalidStorePathName(name, reason: "empty") }
+        guard bytes.count <= maxLength else {
+            throw .invalidStorePathName(name, reason: "\(bytes.count) bytes, the limit is \(maxLength)")
+        }
+        if rules == .guix && bytes[0] == UInt8(ascii: ".") {
+            throw .invalidStorePathName(name, reason: "names must not start with '.'")
+        }
+        for c in bytes where !isValidCharacter(c) {
+            let shown = c < 0x80 ? "'\(Character(Unicode.Scalar(c)))'" : "byte 0x\(String(c, radix: 16))"
+            throw .invalidStorePathName(name, reason: "\(shown) is not allowed")
+        }
+    }
+}
