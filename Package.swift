@@ -26,6 +26,9 @@ let package = Package(
         .executableTarget(name: "cloister", dependencies: ["StoreFormats", "WorkerProtocol", "LocalStore", "LinuxSystem"]),
         .executableTarget(name: "cloister-daemon", dependencies: ["Daemon", "LinuxSystem"]),
 
+        // One libFuzzer binary for every parser (Fuzz/FuzzTargets.swift; `make fuzz`).
+        .executableTarget(name: "cloister-fuzz", dependencies: ["StoreFormats", "WorkerProtocol"], path: "Fuzz"),
+
         .testTarget(name: "StoreFormatsTests", dependencies: ["StoreFormats"]),
         .testTarget(name: "LocalStoreTests", dependencies: ["LocalStore", "StoreFormats", "LinuxSystem"]),
         .testTarget(name: "WorkerProtocolTests", dependencies: ["WorkerProtocol", "StoreFormats"]),
