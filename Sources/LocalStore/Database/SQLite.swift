@@ -1,0 +1,159 @@
+/// A thin wrapper over the system libsqlite3: one connection, prepared statements cached by their
+/// SQL text, typed errors carrying SQLite's message, and `BEGIN IMMEDIATE` transactions that wait
+/// out other writers (busy timeout, then a retry loop as guix-daemon's `retry_sqlite` does).
+/// Not thread-safe: one connection per thread or process (guix-daemon opens one per worker).
+import CSQLite
+
+/// A value bound to or read from a statement. Only the types the schema uses.
+public enum SQLiteValue: Equatable, Sendable {
+    case integer(Int64)
+    case text(String)
+    case null
+}
+
+final class SQLiteStatement {
+    let handle: OpaquePointer
+    let sql: String
+
+    init(handle: OpaquePointer, sql: String) {
+        self.handle = handle
+        self.sql = sql
+    }
+
+    deinit { sqlite3_finalize(handle) }
+
+    /// SQLite copies bound text at once (SQLITE_TRANSIENT), so Swift strings need not outlive the call.
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    func bind(_ values: [SQLiteValue], db: OpaquePointer) throws(LocalStoreError) {
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+        for (i, value) in values.enumerated() {
+            let index = Int32(i + 1)
+            let rc: Int32
+            switch value {
+            case .integer(let n): rc = sqlite3_bind_int64(handle, index, n)
+            case .null: rc = sqlite3_bind_null(handle, index)
+            case .text(let s):
+                rc = s.withCString { sqlite3_bind_text(handle, index, $0, -1, Self.transient) }
+            }
+            guard rc == SQLITE_OK else { throw SQLiteDatabase.error(rc, db: db, context: "binding \(sql)") }
+        }
+    }
+
+    func integer(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
+    func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
+    func text(_ column: Int32) -> String? {
+        guard let p = sqlite3_column_text(handle, column) else { return nil }
+        let n = Int(sqlite3_column_bytes(handle, column))
+        return String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
+    }
+}
+
+public final class SQLiteDatabase {
+    let handle: OpaquePointer
+    private var cache: [String: SQLiteStatement] = [:]
+    private(set) var inTransaction = false
+
+    /// Opens (creating if needed) the database file.
+    init(path: String, busyTimeoutMilliseconds: Int32) throws(LocalStoreError) {
+        var db: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            if let db { sqlite3_close_v2(db) }
+            throw .sqlite(code: rc, extendedCode: rc, message: message, context: "opening \(path)")
+        }
+        handle = db
+        sqlite3_extended_result_codes(db, 1)
+        sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
+    }
+
+    deinit {
+        cache.removeAll()
+        sqlite3_close_v2(handle)
+    }
+
+    static func error(_ rc: Int32, db: OpaquePointer, context: String) -> LocalStoreError {
+        .sqlite(code: rc & 0xFF, extendedCode: sqlite3_extended_errcode(db),
+                message: String(cString: sqlite3_errmsg(db)), context: context)
+    }
+
+    /// Runs one or more statements without results (schema, pragmas, BEGIN/COMMIT).
+    func execute(_ sql: String) throws(LocalStoreError) {
+        var attempts = 0
+        while true {
+            let rc = sqlite3_exec(handle, sql, nil, nil, nil)
+            if rc == SQLITE_OK { return }
+            // BUSY after the busy timeout: another writer holds on; keep waiting as Guix does.
+            if rc & 0xFF == SQLITE_BUSY && attempts < 1000 { attempts += 1; continue }
+            throw Self.error(rc, db: handle, context: "executing \(sql.prefix(60))")
+        }
+    }
+
+    private func statement(_ sql: String) throws(LocalStoreError) -> SQLiteStatement {
+        if let cached = cache[sql] { return cached }
+        var stmt: OpaquePointer?
+        let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
+        guard rc == SQLITE_OK, let stmt else { throw Self.error(rc, db: handle, context: "preparing \(sql)") }
+        let statement = SQLiteStatement(handle: stmt, sql: sql)
+        cache[sql] = statement
+        return statement
+    }
+
+    /// Runs a statement that returns no rows.
+    func run(_ sql: String, _ values: [SQLiteValue] = []) throws(LocalStoreError) {
+        let stmt = try statement(sql)
+        try stmt.bind(values, db: handle)
+        defer { sqlite3_reset(stmt.handle) }
+        let rc = sqlite3_step(stmt.handle)
+        guard rc == SQLITE_DONE || rc == SQLITE_ROW else { throw Self.error(rc, db: handle, context: "running \(sql)") }
+    }
+
+    /// Runs a query, calling `row` for each result row.
+    func query(_ sql: String, _ values: [SQLiteValue] = [], row: (SQLiteStatement) throws(LocalStoreError) -> Void) throws(LocalStoreError) {
+        let stmt = try statement(sql)
+        try stmt.bind(values, db: handle)
+        defer { sqlite3_reset(stmt.handle) }
+        while true {
+            let rc = sqlite3_step(stmt.handle)
+            if rc == SQLITE_DONE { return }
+            guard rc == SQLITE_ROW else { throw Self.error(rc, db: handle, context: "querying \(sql)") }
+            try row(stmt)
+        }
+    }
+
+    /// The first column of each row, as text.
+    func texts(_ sql: String, _ values: [SQLiteValue] = []) throws(LocalStoreError) -> [String] {
+        var out: [String] = []
+        try query(sql, values) { stmt in if let t = stmt.text(0) { out.append(t) } }
+        return out
+    }
+
+    /// The first column of the first row, as an integer, if there is a row.
+    func integer(_ sql: String, _ values: [SQLiteValue] = []) throws(LocalStoreError) -> Int64? {
+        var out: Int64?
+        try query(sql, values) { stmt in if out == nil { out = stmt.integer(0) } }
+        return out
+    }
+
+    var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
+    /// `BEGIN IMMEDIATE` takes the write lock up front, so a transaction never fails half-way for
+    /// lack of it; any error rolls back, leaving the database as before.
+    func transaction<T>(_ body: () throws(LocalStoreError) -> T) throws(LocalStoreError) -> T {
+        precondition(!inTransaction, "nested store transaction")
+        try execute("begin immediate")
+        inTransaction = true
+        defer { inTransaction = false }
+        do {
+            let result = try body()
+            try execute("commit")
+            return result
+        } catch {
+            _ = sqlite3_exec(handle, "rollback", nil, nil, nil)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,143 @@
+/// The store's SQLite database (schema 7) and every query LocalStore makes on it. Paths are kept
+/// as absolute text, hashes as `sha256:<base16>`, a missing deriver as NULL and an unknown
+/// narSize as NULL, exactly as guix-daemon writes them.
+import StoreFormats
+
+final class StoreDatabase {
+    let db: SQLiteDatabase
+    let store: StoreDirectory
+
+    /// Opens `file`, creating the schema if `create`; applies guix-daemon's connection pragmas.
+    init(file: String, store: StoreDirectory, create: Bool, configuration: StoreConfiguration) throws(LocalStoreError) {
+        db = try SQLiteDatabase(path: file, busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds)
+        self.store = store
+        try db.execute("pragma foreign_keys = 1")
+        try db.execute(configuration.fsyncMetadata ? "pragma synchronous = normal" : "pragma synchronous = off")
+        let mode = configuration.useSQLiteWAL ? "wal" : "truncate"
+        var current = ""
+        try db.query("pragma main.journal_mode") { row in current = row.text(0) ?? "" }
+        if current != mode { try db.execute("pragma main.journal_mode = \(mode)") }
+        if configuration.useSQLiteWAL { try db.execute("pragma wal_autocheckpoint = 40000") }
+        if create { try db.execute(StoreSchema.sql) }
+    }
+
+    func absolute(_ path: StorePath) -> SQLiteValue { .text(path.absolute(in: store)) }
+
+    /// Database text back into a StorePath. Rows come from us or from guix-daemon; the lax Nix
+    /// name rules accept both.
+    func storePath(_ text: String) throws(LocalStoreError) -> StorePath {
+        do { return try StorePath(parsing: text, in: store, rules: .nix) } catch { throw .format(error) }
+    }
+
+    // MARK: ValidPaths
+
+    func pathID(_ path: StorePath) throws(LocalStoreError) -> Int64? {
+        try db.integer("select id from ValidPaths where path = ?", [absolute(path)])
+    }
+
+    func isValid(_ path: StorePath) throws(LocalStoreError) -> Bool { try pathID(path) != nil }
+
+    func insertValidPath(_ info: ValidPathInfo, now: Int64) throws(LocalStoreError) -> Int64 {
+        try db.run("insert into ValidPaths (path, hash, registrationTime, deriver, narSize) values (?, ?, ?, ?, ?)", [
+            absolute(info.path), .text(info.narHash.prefixedBase16),
+            .integer(info.registrationTime == 0 ? now : info.registrationTime),
+            info.deriver.map(absolute) ?? .null,
+            info.narSize == 0 ? .null : .integer(Int64(bitPattern: info.narSize)),
+        ])
+        return db.lastInsertRowID
+    }
+
+    /// Re-registering a valid path updates only its hash and size (local-store.cc:updatePathInfo).
+    func updatePathInfo(_ info: ValidPathInfo) throws(LocalStoreError) {
+        try db.run("update ValidPaths set narSize = ?, hash = ? where path = ?", [
+            info.narSize == 0 ? .null : .integer(Int64(bitPattern: info.narSize)),
+            .text(info.narHash.prefixedBase16), absolute(info.path),
+        ])
+    }
+
+    func addReference(referrer: Int64, reference: Int64) throws(LocalStoreError) {
+        try db.run("insert or replace into Refs (referrer, reference) values (?, ?)", [.integer(referrer), .integer(reference)])
+    }
+
+    func addDerivationOutput(drv: Int64, id: String, path: StorePath) throws(LocalStoreError) {
+        try db.run("insert or replace into DerivationOutputs (drv, id, path) values (?, ?, ?)", [.integer(drv), .text(id), absolute(path)])
+    }
+
+    func queryPathInfo(_ path: StorePath) throws(LocalStoreError) -> ValidPathInfo? {
+        var row: (id: Int64, hash: String, time: Int64, deriver: String?, size: Int64)?
+        try db.query("select id, hash, registrationTime, deriver, narSize from ValidPaths where path = ?", [absolute(path)]) { r in
+            row = (r.integer(0), r.text(1) ?? "", r.integer(2), r.isNull(3) ? nil : r.text(3), r.isNull(4) ? 0 : r.integer(4))
+        }
+        guard let row else { return nil }
+        let hash: Hash
+        do { hash = try Hash(parsing: row.hash, defaultAlgorithm: .sha256) } catch {
+            throw .corrupt(path.absolute(in: store), reason: "invalid hash in the database: \(error.description)")
+        }
+        // Guix tolerates a deriver that does not parse (old databases); so do we.
+        let deriver = row.deriver.flatMap { try? StorePath(parsing: $0, in: store, rules: .nix) }
+        var references = Set<StorePath>()
+        for text in try db.texts("select path from Refs join ValidPaths on reference = id where referrer = ?", [.integer(row.id)]) {
+            references.insert(try storePath(text))
+        }
+        return ValidPathInfo(path: path, narHash: hash, references: references, deriver: deriver,
+                             narSize: UInt64(bitPattern: row.size), registrationTime: row.time)
+    }
+
+    func references(_ path: StorePath) throws(LocalStoreError) -> [StorePath] {
+        try db.texts("select path from Refs join ValidPaths on reference = id where referrer = (select id from ValidPaths where path = ?)",
+                     [absolute(path)]).map { (t) throws(LocalStoreError) in try storePath(t) }
+    }
+
+    func referrers(_ path: StorePath) throws(LocalStoreError) -> [StorePath] {
+        try db.texts("select path from Refs join ValidPaths on referrer = id where reference = (select id from ValidPaths where path = ?)",
+                     [absolute(path)]).map { (t) throws(LocalStoreError) in try storePath(t) }
+    }
+
+    /// Valid derivations that list `path` as an output.
+    func validDerivers(_ path: StorePath) throws(LocalStoreError) -> [StorePath] {
+        try db.texts("select v.path from DerivationOutputs d join ValidPaths v on d.drv = v.id where d.path = ?",
+                     [absolute(path)]).map { (t) throws(LocalStoreError) in try storePath(t) }
+    }
+
+    /// `(output id, path)` of a valid derivation, by output id.
+    func derivationOutputs(_ drv: StorePath) throws(LocalStoreError) -> [(id: String, path: StorePath)] {
+        var out: [(id: String, path: StorePath)] = []
+        var texts: [(String, String)] = []
+        try db.query("select id, path from DerivationOutputs where drv = (select id from ValidPaths where path = ?) order by id",
+                     [absolute(drv)]) { r in texts.append((r.text(0) ?? "", r.text(1) ?? "")) }
+        for (id, p) in texts { out.append((id, try storePath(p))) }
+        return out
+    }
+
+    func allValidPaths() throws(LocalStoreError) -> [StorePath] {
+        try db.texts("select path from ValidPaths").map { (t) throws(LocalStoreError) in try storePath(t) }
+    }
+
+    /// QueryPathFromHashPart: the valid path whose hash part is `hashPart`.
+    func pathFromHashPart(_ hashPart: String) throws(LocalStoreError) -> StorePath? {
+        let prefix = store.path + "/" + hashPart
+        guard let text = try db.texts("select path from ValidPaths where path >= ? limit 1", [.text(prefix)]).first,
+              text.hasPrefix(prefix + "-") else { return nil }
+        return try storePath(text)
+    }
+
+    func deleteValidPath(_ path: StorePath) throws(LocalStoreError) {
+        try db.run("delete from ValidPaths where path = ?", [absolute(path)])
+    }
+
+    // MARK: FailedPaths
+
+    func addFailedPath(_ path: StorePath, time: Int64) throws(LocalStoreError) {
+        try db.run("insert or replace into FailedPaths (path, time) values (?, ?)", [absolute(path), .integer(time)])
+    }
+
+    func hasFailed(_ path: StorePath) throws(LocalStoreError) -> Bool {
+        try db.integer("select 1 from FailedPaths where path = ?", [absolute(path)]) != nil
+    }
+
+    func failedPaths() throws(LocalStoreError) -> [String] { try db.texts("select path from FailedPaths") }
+
+    func clearFailedPaths(_ paths: [String]) throws(LocalStoreError) {
+        for p in paths { try db.run("delete from FailedPaths where path = ?", [.text(p)]) }
+    }
+}

@@ -1,0 +1,72 @@
+/// The one error type of LocalStore. Each case carries what a person needs: the path, the SQL,
+/// the errno. `description` is the one-line text shown to clients (Guix's wording where Guix has
+/// one, e.g. ``cannot delete path `P' since it is still alive``).
+import StoreFormats
+
+public enum LocalStoreError: Error, Sendable, CustomStringConvertible {
+    case invalidConfiguration(String, reason: String)
+    /// A SQLite call failed: result code, extended code, SQLite's message, what we were doing.
+    case sqlite(code: Int32, extendedCode: Int32, message: String, context: String)
+    /// A system call failed: call name, the path or name it was about, errno.
+    case system(call: String, path: String, errno: Int32)
+    case format(FormatError)
+    case schemaTooNew(found: Int, supported: Int)
+    case implausiblyOldSchema(found: Int)
+    /// A store path that must be valid is not (e.g. a reference given to registration).
+    case invalidPath(String)
+    case notInStore(String)
+    /// GC / delete: the path is reachable from a root.
+    case pathStillAlive(String)
+    /// invalidatePath: other valid paths still refer to it.
+    case pathHasReferrers(String, referrers: [String])
+    /// Only regular files, directories and symlinks may be in the store (§4.3).
+    case unsupportedFileType(String)
+    /// Contents do not match what the caller promised.
+    case hashMismatch(path: String, expected: String, actual: String)
+    /// Registration found a reference cycle among the new paths.
+    case referenceCycle(String)
+    /// A .drv being registered names output paths that are not the ones its contents imply.
+    case invalidDerivationOutputs(String, reason: String)
+    /// Something that should not happen happened to the on-disk state.
+    case corrupt(String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .invalidConfiguration(let name, let reason): "invalid setting \(name): \(reason)"
+        case .sqlite(_, _, let message, let context): "SQLite error while \(context): \(message)"
+        case .system(let call, let path, let errno): "\(call) `\(path)': \(LocalStoreError.errnoText(errno))"
+        case .format(let error): error.description
+        case .schemaTooNew(let found, let supported):
+            "current store schema is version \(found), but I only support \(supported)"
+        case .implausiblyOldSchema(let found): "implausibly old store schema (version \(found))"
+        case .invalidPath(let path): "path `\(path)' is not valid"
+        case .notInStore(let path): "path `\(path)' is not in the store"
+        case .pathStillAlive(let path): "cannot delete path `\(path)' since it is still alive"
+        case .pathHasReferrers(let path, _): "cannot delete path `\(path)' because it is in use"
+        case .unsupportedFileType(let path): "file `\(path)' has an unsupported type"
+        case .hashMismatch(let path, let expected, let actual):
+            "hash mismatch importing path `\(path)';\n  wanted: \(expected)\n  got:    \(actual)"
+        case .referenceCycle(let path): "cycle detected in the references of `\(path)'"
+        case .invalidDerivationOutputs(let path, let reason): "derivation `\(path)' has incorrect outputs: \(reason)"
+        case .corrupt(let path, let reason): "`\(path)': \(reason)"
+        }
+    }
+
+    /// errno as text, without Glibc here: the common ones by name, the rest by number.
+    static func errnoText(_ errno: Int32) -> String {
+        switch errno {
+        case 1: "Operation not permitted"
+        case 2: "No such file or directory"
+        case 13: "Permission denied"
+        case 17: "File exists"
+        case 20: "Not a directory"
+        case 21: "Is a directory"
+        case 28: "No space left on device"
+        case 30: "Read-only file system"
+        case 31: "Too many links"
+        case 39: "Directory not empty"
+        case 40: "Too many levels of symbolic links"
+        default: "errno \(errno)"
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import Glibc
+import StoreFormats
+@testable import LocalStore
+
+/// A private store under /tmp (store, state, log and config directories), removed on deinit.
+final class TestStore {
+    let root: String
+    let environment: [String: String]
+
+    init() throws {
+        var template = Array("/tmp/cloister-store-XXXXXX".utf8CString)
+        guard let p = mkdtemp(&template) else { throw TestFailure("mkdtemp failed") }
+        root = String(cString: p)
+        environment = [
+            "NIX_STORE_DIR": root + "/store", "GUIX_STATE_DIRECTORY": root + "/state",
+            "GUIX_LOG_DIRECTORY": root + "/log", "GUIX_CONFIGURATION_DIRECTORY": root + "/etc",
+        ]
+    }
+
+    var layout: StoreLayout { (try? StoreLayout(environment: environment)) ?? StoreLayout() }
+
+    deinit { _ = shell("chmod -R u+w '\(root)' 2>/dev/null; rm -rf '\(root)'") }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// Runs a shell command, returning its stdout (nil if it could not run or exited non-zero).
+@discardableResult
+func shell(_ command: String) -> String? {
+    guard let f = popen(command, "r") else { return nil }
+    var out: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = fread(&buf, 1, buf.count, f)
+        if n <= 0 { break }
+        out += buf[0..<n]
+    }
+    let status = pclose(f)
+    return status == 0 ? String(decoding: out, as: UTF8.self) : nil
+}
+
+func makeDirectories(_ path: String) { shell("mkdir -p '\(path)'") }
