@@ -10,7 +10,9 @@ extension StoreDirectory {
 
     /// makeStorePath: `innerHash` must be a SHA-256.
     public func makeStorePath(type: String, innerHash: Hash, name: String, rules: StorePathName.Rules = .nix) throws(FormatError) -> StorePath {
-        precondition(innerHash.algorithm == .sha256, "store path inner hashes are SHA-256")
+        guard innerHash.algorithm == .sha256 else {
+            throw .invalidHash(innerHash.prefixedBase16, reason: "store path inner hashes are SHA-256")
+        }
         let digest = Hasher.hash(.sha256, fingerprint(type: type, innerHash: innerHash, name: name))
         return try StorePath(digest: Self.compress(digest.bytes, to: StorePath.digestSize), name: name, rules: rules)
     }

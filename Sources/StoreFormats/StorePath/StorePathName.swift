@@ -1,7 +1,8 @@
 /// The name part of a store path (formats.md §2.1): the characters `A-Z a-z 0-9 + - . _ ? =`,
-/// at least one. Nix 2.8 caps it at 211 bytes (so `32 + 1 + 211 < NAME_MAX`) and allows a
-/// leading dot; Guix's daemon rejects any leading dot. Guix sets no length limit, but a longer
-/// name cannot exist on disk, so both rule sets keep the 211-byte limit.
+/// at least one. Nix 2.8 caps it at 211 bytes and allows a leading dot; Guix's daemon rejects
+/// any leading dot and sets no explicit length limit (`checkStoreName`), so a 212-byte name is
+/// valid for Guix (store-paths.json). A base name longer than NAME_MAX (255) cannot exist on
+/// disk, so the Guix rules stop at 255 - 33 = 222 bytes: a bound, not a Guix rule.
 public enum StorePathName {
     public enum Rules: Sendable, Hashable {
         /// Nix 2.8: leading dot allowed.
@@ -10,7 +11,14 @@ public enum StorePathName {
         case guix
     }
 
+    /// Nix 2.8's limit (`32 + 1 + 211 = 244 < NAME_MAX`).
     public static let maxLength = 211
+    /// The longest name whose base name fits in NAME_MAX.
+    public static let maxGuixLength = 255 - StorePath.hashPartLength - 1
+
+    public static func maxLength(_ rules: Rules) -> Int {
+        rules == .nix ? maxLength : maxGuixLength
+    }
 
     public static func isValidCharacter(_ c: UInt8) -> Bool {
         switch c {
@@ -27,8 +35,8 @@ public enum StorePathName {
     public static func validate(_ name: String, rules: Rules) throws(FormatError) {
         let bytes = Array(name.utf8)
         guard !bytes.isEmpty else { throw .invalidStorePathName(name, reason: "empty") }
-        guard bytes.count <= maxLength else {
-            throw .invalidStorePathName(name, reason: "\(bytes.count) bytes, the limit is \(maxLength)")
+        guard bytes.count <= maxLength(rules) else {
+            throw .invalidStorePathName(name, reason: "\(bytes.count) bytes, the limit is \(maxLength(rules))")
         }
         if rules == .guix && bytes[0] == UInt8(ascii: ".") {
             throw .invalidStorePathName(name, reason: "names must not start with '.'")
