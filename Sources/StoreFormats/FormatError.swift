@@ -11,6 +11,10 @@ public enum FormatError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidNarInfo(line: Int, reason: String)
     case invalidSignature(String, reason: String)
     case invalidKey(String, reason: String)
+    /// A derivation output that is not what its derivation says it must be (name, why).
+    case invalidDerivationOutput(String, reason: String)
+    /// An input derivation that could not be loaded while hashing (path, why).
+    case unresolvedDerivation(String, reason: String)
 
     public var description: String {
         switch self {
@@ -24,6 +28,8 @@ public enum FormatError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidNarInfo(let line, let reason): "invalid narinfo at line \(line): \(reason)"
         case .invalidSignature(let text, let reason): "invalid signature '\(text)': \(reason)"
         case .invalidKey(let text, let reason): "invalid key '\(text)': \(reason)"
+        case .invalidDerivationOutput(let name, let reason): "invalid derivation output '\(name)': \(reason)"
+        case .unresolvedDerivation(let path, let reason): "cannot load input derivation '\(path)': \(reason)"
         }
     }
 }
