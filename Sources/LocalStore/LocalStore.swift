@@ -1,2 +1,126 @@
-/// The store on this machine: /gnu/store and /var/guix, the schema-7 database, registration,
-/// canonicalisation, locks, roots, garbage collection, deduplication and verification.
+/// The store on this machine: `/gnu/store` and `/var/guix`, the schema-7 database, registration,
+/// canonicalisation, locks, roots, garbage collection, deduplication and verification — on-disk
+/// state exactly as guix-daemon keeps it, so either daemon can run on the other's store.
+///
+/// Public API (stable; the daemon calls these, named as the field names them):
+///
+/// - Opening: `LocalStore(configuration:)`; `StoreConfiguration(environment:)` reads
+///   `NIX_STORE_DIR`, `GUIX_STATE_DIRECTORY`, `GUIX_DATABASE_DIRECTORY`, … from a dictionary.
+/// - Queries: `isValidPath`, `queryValidPaths`, `queryAllValidPaths`, `queryPathInfo`,
+///   `queryReferences`, `queryReferrers`, `queryRequisites` (closure), `queryDeriver`,
+///   `queryValidDerivers`, `queryDerivationOutputs`, `queryPathFromHashPart`.
+/// - Registration: `registerValidPaths` / `registerValidPath` (one transaction), `invalidatePath`,
+///   failed paths: `addFailedPath`, `hasFailedPath`, `queryFailedPaths`, `clearFailedPaths`.
+/// - Adding: `addToStore(nar:…)` (NAR stream, recursive, any hash), `addToStore(flat:…)`,
+///   `addTextToStore`; each computes the path, writes under a temporary name, canonicalises,
+///   renames atomically, registers, and is a no-op for a path that is already valid.
+/// - Locks: `lockPaths` (per-path `.lock` files), the `big-lock` held while open, `gc.lock`.
+/// - Roots and GC: `addTempRoot`, `addIndirectRoot`, `findRoots`, `collectGarbage(_:)`.
+/// - Maintenance: `optimiseStore`, `verifyStore`.
+///
+/// One `LocalStore` is one SQLite connection: use it from one thread at a time (the daemon runs
+/// one worker process per client, as guix-daemon forks one). Several instances, in threads or
+/// processes, coordinate through SQLite's locking and OFD file locks.
+import StoreFormats
+import LinuxSystem
+
+public final class LocalStore {
+    public let configuration: StoreConfiguration
+    public var layout: StoreLayout { configuration.layout }
+    public var storeDirectory: StoreDirectory { configuration.layout.storeDirectory }
+    let database: StoreDatabase
+    /// Read-locked for as long as this store is open (guix-daemon: every LocalStore).
+    let bigLock: FileDescriptor
+    /// Reads the outputs of a `.drv` being registered, to fill `DerivationOutputs`. Defaults to
+    /// `DerivationOutputsReader.read`; the daemon may install the full Derivation parser.
+    public var derivationOutputs: (_ path: StorePath, _ contents: [UInt8]) throws(LocalStoreError) -> [(id: String, path: StorePath)]
+    /// The temp-roots file of this process, created on the first `addTempRoot`.
+    var tempRoots: TempRootsFile?
+
+    /// Opens the store, creating the directories, database and `schema` file on first use.
+    public init(configuration: StoreConfiguration) throws(LocalStoreError) {
+        self.configuration = configuration
+        let layout = configuration.layout
+        do {
+            for dir in [layout.storePath, layout.linksDirectory, layout.stateDirectory, layout.databaseDirectory,
+                        layout.gcRootsDirectory, layout.profilesDirectory, layout.tempRootsDirectory] {
+                try FileSystem.makeDirectories(dir)
+            }
+            // gcroots/profiles → the profiles directory, so profiles are roots.
+            let profilesLink = layout.gcRootsDirectory + "/profiles"
+            if (try? FileDescriptor.currentDirectory.status(at: Array(profilesLink.utf8))) == nil {
+                do { try FileDescriptor.currentDirectory.makeSymlink(at: Array(profilesLink.utf8), target: Array(layout.profilesDirectory.utf8)) }
+                catch where error.errno == .fileExists {}
+            }
+            bigLock = try FileDescriptor.open(layout.bigLock, [.readWrite, .create], mode: 0o600)
+            try bigLock.lock(.read, wait: true)
+            if configuration.reservedSpace > 0 { try Self.reserveSpace(layout.reservedFile, size: configuration.reservedSpace) }
+        } catch { throw .system(error) }
+
+        let current = try Self.readSchemaVersion(layout.schemaFile)
+        if current > StoreSchema.version { throw .schemaTooNew(found: current, supported: StoreSchema.version) }
+        if current != 0 && current < StoreSchema.version { throw .implausiblyOldSchema(found: current) }
+        database = try StoreDatabase(file: layout.databaseFile, store: layout.storeDirectory, create: current == 0, configuration: configuration)
+        if current == 0 {
+            do { try FileSystem.writeFileAtomically(layout.schemaFile, Array("\(StoreSchema.version)".utf8)) }
+            catch { throw .system(error) }
+        }
+        derivationOutputs = DerivationOutputsReader.read
+    }
+
+    static func readSchemaVersion(_ file: String) throws(LocalStoreError) -> Int {
+        let bytes: [UInt8]
+        do { bytes = try FileDescriptor.open(file, .readOnly).readAll() } catch {
+            if error.errno == .noSuchFile { return 0 }
+            throw .system(error)
+        }
+        let text = String(decoding: bytes, as: UTF8.self).filter { !$0.isWhitespace }
+        guard let n = Int(text) else { throw .corrupt(file, reason: "`\(text)' is corrupt") }
+        return n
+    }
+
+    /// `db/reserved`: space the GC can free when the disk is full so it can still run.
+    static func reserveSpace(_ file: String, size: UInt64) throws(SystemError) {
+        let fd = try FileDescriptor.open(file, [.readWrite, .create], mode: 0o600)
+        if try fd.status().size >= Int64(size) { return }
+        let chunk = [UInt8](repeating: 0, count: 1 << 16)
+        var written: UInt64 = 0
+        do {
+            while written < size { try fd.writeAll(chunk); written += UInt64(chunk.count) }
+        } catch where error.errno == .noSpace {}
+    }
+
+    func absolute(_ path: StorePath) -> String { path.absolute(in: storeDirectory) }
+
+    /// Parses an absolute store path under this store's name rules.
+    public func parseStorePath(_ text: String) throws(LocalStoreError) -> StorePath {
+        do { return try StorePath(parsing: text, in: storeDirectory, rules: .nix) } catch { throw .format(error) }
+    }
+}
+
+/// Directory and file helpers over LinuxSystem for paths the store owns (not user input).
+enum FileSystem {
+    /// `mkdir -p`.
+    static func makeDirectories(_ path: String, mode: UInt32 = 0o755) throws(SystemError) {
+        var prefix = ""
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            do { try FileDescriptor.currentDirectory.makeDirectory(at: Array(prefix.utf8), mode: mode) }
+            catch where error.errno == .fileExists {}
+        }
+    }
+
+    /// Writes `bytes` to a temporary name beside `path` and renames it over `path`.
+    static func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws(SystemError) {
+        let temporary = path + ".tmp-\(ProcessIdentity.processID)"
+        let fd = try FileDescriptor.open(temporary, [.writeOnly, .create, .truncate], mode: 0o644)
+        try fd.writeAll(bytes)
+        try fd.synchronize()
+        try fd.close()
+        try FileDescriptor.currentDirectory.rename(at: Array(temporary.utf8), to: .currentDirectory, Array(path.utf8))
+    }
+
+    static func exists(_ path: String) -> Bool {
+        (try? FileDescriptor.currentDirectory.status(at: Array(path.utf8))) != nil
+    }
+}

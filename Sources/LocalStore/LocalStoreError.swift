@@ -2,13 +2,16 @@
 /// the errno. `description` is the one-line text shown to clients (Guix's wording where Guix has
 /// one, e.g. ``cannot delete path `P' since it is still alive``).
 import StoreFormats
+import LinuxSystem
 
 public enum LocalStoreError: Error, Sendable, CustomStringConvertible {
     case invalidConfiguration(String, reason: String)
     /// A SQLite call failed: result code, extended code, SQLite's message, what we were doing.
     case sqlite(code: Int32, extendedCode: Int32, message: String, context: String)
-    /// A system call failed: call name, the path or name it was about, errno.
-    case system(call: String, path: String, errno: Int32)
+    /// A system call failed (LinuxSystem says which call, on what, and the errno).
+    case system(SystemError)
+    /// The disk filled up while writing `path`; nothing of it was kept.
+    case diskFull(String)
     case format(FormatError)
     case schemaTooNew(found: Int, supported: Int)
     case implausiblyOldSchema(found: Int)
@@ -34,7 +37,8 @@ public enum LocalStoreError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .invalidConfiguration(let name, let reason): "invalid setting \(name): \(reason)"
         case .sqlite(_, _, let message, let context): "SQLite error while \(context): \(message)"
-        case .system(let call, let path, let errno): "\(call) `\(path)': \(LocalStoreError.errnoText(errno))"
+        case .system(let error): error.description
+        case .diskFull(let path): "no space left on device while adding `\(path)'"
         case .format(let error): error.description
         case .schemaTooNew(let found, let supported):
             "current store schema is version \(found), but I only support \(supported)"
@@ -49,24 +53,6 @@ public enum LocalStoreError: Error, Sendable, CustomStringConvertible {
         case .referenceCycle(let path): "cycle detected in the references of `\(path)'"
         case .invalidDerivationOutputs(let path, let reason): "derivation `\(path)' has incorrect outputs: \(reason)"
         case .corrupt(let path, let reason): "`\(path)': \(reason)"
-        }
-    }
-
-    /// errno as text, without Glibc here: the common ones by name, the rest by number.
-    static func errnoText(_ errno: Int32) -> String {
-        switch errno {
-        case 1: "Operation not permitted"
-        case 2: "No such file or directory"
-        case 13: "Permission denied"
-        case 17: "File exists"
-        case 20: "Not a directory"
-        case 21: "Is a directory"
-        case 28: "No space left on device"
-        case 30: "Read-only file system"
-        case 31: "Too many links"
-        case 39: "Directory not empty"
-        case 40: "Too many levels of symbolic links"
-        default: "errno \(errno)"
         }
     }
 }

@@ -43,3 +43,28 @@ func shell(_ command: String) -> String? {
 }
 
 func makeDirectories(_ path: String) { shell("mkdir -p '\(path)'") }
+
+extension TestStore {
+    var configuration: StoreConfiguration {
+        var c = (try? StoreConfiguration(environment: environment)) ?? StoreConfiguration()
+        c.reservedSpace = 0
+        return c
+    }
+
+    func open(_ adjust: (inout StoreConfiguration) -> Void = { _ in }) throws -> LocalStore {
+        var c = configuration
+        adjust(&c)
+        return try LocalStore(configuration: c)
+    }
+}
+
+/// A store path with a hash part derived from `seed` (nothing needs to exist on disk).
+func fakePath(_ name: String, seed: String? = nil) -> StorePath {
+    let digest = Array(Hasher.hash(.sha256, seed ?? name).bytes.prefix(20))
+    return try! StorePath(digest: digest, name: name)
+}
+
+func fakeInfo(_ path: StorePath, references: Set<StorePath> = [], deriver: StorePath? = nil) -> ValidPathInfo {
+    ValidPathInfo(path: path, narHash: Hasher.hash(.sha256, path.baseName), references: references,
+                  deriver: deriver, narSize: 120)
+}

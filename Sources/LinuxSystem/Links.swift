@@ -1,0 +1,67 @@
+import Glibc
+import CSandbox
+
+/// Hard links, ownership of entries and no-replace renames, fd-relative like Directory.swift:
+/// each names a single component under a directory fd we hold and never follows a symlink at it
+/// (security.md SEC-10, SEC-27).
+extension FileDescriptor {
+    /// `linkat(2)`: a new name `newName` under `newDirectory` for the file `name` here (a
+    /// symlink at `name` is linked itself, not followed).
+    public func link(at name: [UInt8], to newDirectory: FileDescriptor, _ newName: [UInt8]) throws(SystemError) {
+        _ = try withCName("linkat", name) { (cOld) throws(SystemError) in
+            try withCName("linkat", newName) { (cNew) throws(SystemError) in
+                try retrying("linkat", path: String(decoding: newName, as: UTF8.self)) {
+                    linkat(rawValue, cOld, newDirectory.rawValue, cNew, 0)
+                }
+            }
+        }
+    }
+
+    /// `fchownat(2)` with AT_SYMLINK_NOFOLLOW: changes the owner of the entry itself.
+    public func changeOwner(at name: [UInt8], _ owner: uid_t, _ group: gid_t) throws(SystemError) {
+        _ = try withCName("fchownat", name) { (cName) throws(SystemError) in
+            try retrying("fchownat", path: String(decoding: name, as: UTF8.self)) {
+                fchownat(rawValue, cName, owner, group, AT_SYMLINK_NOFOLLOW)
+            }
+        }
+    }
+
+    /// `fchmodat(2)` with AT_SYMLINK_NOFOLLOW on `name` here (glibc ≥ 2.32 does this through an
+    /// O_PATH fd, so it works on unreadable files); a symlink fails with EOPNOTSUPP.
+    public func changeMode(at name: [UInt8], _ mode: mode_t) throws(SystemError) {
+        _ = try withCName("fchmodat", name) { (cName) throws(SystemError) in
+            try retrying("fchmodat", path: String(decoding: name, as: UTF8.self)) {
+                fchmodat(rawValue, cName, mode, AT_SYMLINK_NOFOLLOW)
+            }
+        }
+    }
+
+    /// `renameat2(2)` with RENAME_NOREPLACE: fails with EEXIST instead of replacing `newName`.
+    public func renameNoReplace(at name: [UInt8], to newDirectory: FileDescriptor, _ newName: [UInt8]) throws(SystemError) {
+        try rename2(at: name, to: newDirectory, newName, flags: cloister_rename_noreplace())
+    }
+
+    /// `renameat2(2)` with RENAME_EXCHANGE: swaps the two entries atomically.
+    public func exchange(at name: [UInt8], with newDirectory: FileDescriptor, _ newName: [UInt8]) throws(SystemError) {
+        try rename2(at: name, to: newDirectory, newName, flags: cloister_rename_exchange())
+    }
+
+    private func rename2(at name: [UInt8], to newDirectory: FileDescriptor, _ newName: [UInt8], flags: UInt32) throws(SystemError) {
+        _ = try withCName("renameat2", name) { (cOld) throws(SystemError) in
+            try withCName("renameat2", newName) { (cNew) throws(SystemError) in
+                try retrying("renameat2", path: String(decoding: newName, as: UTF8.self)) {
+                    cloister_renameat2(rawValue, cOld, newDirectory.rawValue, cNew, flags)
+                }
+            }
+        }
+    }
+}
+
+/// Facts about this process the store needs.
+public enum ProcessIdentity {
+    public static var processID: Int32 { getpid() }
+    public static var effectiveUserID: uid_t { geteuid() }
+    public static var effectiveGroupID: gid_t { getegid() }
+    /// Seconds since the epoch.
+    public static var currentTime: Int64 { Int64(time(nil)) }
+}

@@ -1,0 +1,52 @@
+/// Temporary GC roots (gc.cc addTempRoot / readTempRoots): each process that is about to use a
+/// store path writes it, NUL-terminated, to `<state>/temproots/<pid>` and holds a read lock on
+/// that file for as long as it lives. A collector that can write-lock such a file knows its
+/// owner is gone and deletes it; otherwise it reads the paths and keeps them.
+///
+/// Creation protocol (so the GC never misses a root): take `gc.lock` for reading while creating
+/// the file (the GC holds it for writing while it reads all temp roots), re-check the file was
+/// not deleted by a GC in between, read-lock it; to append, upgrade to a write lock, write, and
+/// downgrade back to read.
+import StoreFormats
+import LinuxSystem
+
+final class TempRootsFile {
+    let fd: FileDescriptor
+    let path: String
+
+    init(layout: StoreLayout) throws(SystemError) {
+        let path = layout.tempRootsFile(pid: ProcessIdentity.processID)
+        self.path = path
+        while true {
+            let gcLock = try FileDescriptor.open(layout.gcLock, [.readWrite, .create], mode: 0o600)
+            try gcLock.lock(.read, wait: true)
+            // A stale file of a dead process with our pid may exist; start afresh.
+            do { try FileDescriptor.currentDirectory.remove(at: Array(path.utf8)) } catch where error.errno == .noSuchFile {}
+            let fd = try FileDescriptor.open(path, [.readWrite, .create], mode: 0o600)
+            try gcLock.close()
+            try fd.lock(.read, wait: true)
+            // A collector may have removed the file between our open and lock (it thought us
+            // dead): then the file we hold is unlinked and useless, so try again.
+            if try fd.status().linkCount == 0 { continue }
+            self.fd = fd
+            return
+        }
+    }
+
+    func add(_ absolutePath: String) throws(SystemError) {
+        try fd.lock(.write, wait: true)
+        _ = try fd.seek(to: 0, whence: 2 /* SEEK_END */)
+        try fd.writeAll(Array(absolutePath.utf8) + [0])
+        try fd.lock(.read, wait: true)
+    }
+}
+
+extension LocalStore {
+    /// Protects `path` from any GC until this process exits (worker op AddTempRoot).
+    public func addTempRoot(_ path: StorePath) throws(LocalStoreError) {
+        do {
+            if tempRoots == nil { tempRoots = try TempRootsFile(layout: layout) }
+            try tempRoots?.add(absolute(path))
+        } catch { throw .system(error) }
+    }
+}

@@ -1,0 +1,125 @@
+import Testing
+import Glibc
+import StoreFormats
+@testable import LocalStore
+
+@Suite(.tags(.medium)) struct RegistrationTests {
+    @Test func openCreatesLayoutAndSchemaFile() throws {
+        let t = try TestStore()
+        _ = try t.open()
+        #expect(shell("cat '\(t.root)/state/db/schema'") == "7")
+        for dir in ["store", "store/.links", "state/gcroots", "state/profiles", "state/temproots", "state/db/big-lock"] {
+            #expect(access(t.root + "/" + dir, F_OK) == 0, "\(dir)")
+        }
+        #expect(shell("readlink '\(t.root)/state/gcroots/profiles'") == t.root + "/state/profiles\n")
+        // A second open of the same store works (shared big-lock) and sees the same database.
+        _ = try t.open()
+    }
+
+    @Test func newerSchemaIsRefused() throws {
+        let t = try TestStore()
+        _ = try t.open()
+        shell("echo 8 > '\(t.root)/state/db/schema'")
+        #expect(throws: LocalStoreError.self) { _ = try t.open() }
+        shell("echo 6 > '\(t.root)/state/db/schema'")
+        #expect(throws: LocalStoreError.self) { _ = try t.open() }
+    }
+
+    @Test func registerAndQuery() throws {
+        let t = try TestStore()
+        let store = try t.open()
+        let lib = fakePath("lib"), app = fakePath("app"), drv = fakePath("app.drv")
+        try store.registerValidPaths([
+            fakeInfo(lib),
+            fakeInfo(app, references: [lib, app], deriver: drv),
+        ])
+        #expect(try store.isValidPath(app))
+        #expect(try !store.isValidPath(drv))
+        let info = try #require(try store.queryPathInfo(app))
+        #expect(info.references == [lib, app])
+        #expect(info.deriver == drv)
+        #expect(info.narSize == 120)
+        #expect(info.narHash == Hasher.hash(.sha256, app.baseName))
+        #expect(info.registrationTime > 1_700_000_000)
+        #expect(try store.queryReferences(app) == [app, lib].sorted())
+        #expect(try store.queryReferrers(lib) == [app])
+        #expect(try store.queryDeriver(app) == drv)
+        #expect(try store.queryRequisites([app]) == [app, lib])
+        #expect(try store.queryPathFromHashPart(lib.hashPart) == lib)
+        #expect(try store.queryPathFromHashPart(drv.hashPart) == nil)
+        #expect(Set(try store.queryAllValidPaths()) == [lib, app])
+
+        // The rows are the ones guix-daemon would write.
+        let db = t.root + "/state/db/db.sqlite"
+        let row = shell("sqlite3 '\(db)' \"select path, hash, deriver, narSize from ValidPaths where path like '%-app'\"")
+        #expect(row == "\(app.absolute(in: store.storeDirectory))|sha256:\(Hasher.hash(.sha256, app.baseName).base16)|\(drv.absolute(in: store.storeDirectory))|120\n")
+    }
+
+    @Test func unknownReferenceRollsBackEverything() throws {
+        let t = try TestStore()
+        let store = try t.open()
+        let a = fakePath("a"), missing = fakePath("missing")
+        #expect(throws: LocalStoreError.self) { try store.registerValidPaths([fakeInfo(a), fakeInfo(fakePath("b"), references: [missing])]) }
+        #expect(try !store.isValidPath(a))
+    }
+
+    @Test func referenceCycleIsRefused() throws {
+        let t = try TestStore()
+        let store = try t.open()
+        let a = fakePath("a"), b = fakePath("b")
+        #expect(throws: LocalStoreError.self) { try store.registerValidPaths([fakeInfo(a, references: [b]), fakeInfo(b, references: [a])]) }
+        #expect(try !store.isValidPath(a))
+    }
+
+    @Test func derivationOutputsAreRecorded() throws {
+        let t = try TestStore()
+        let store = try t.open()
+        let out = fakePath("hello"), dev = fakePath("hello-dev")
+        let drv = fakePath("hello.drv")
+        let s = store.storeDirectory
+        let text = "Derive([(\"dev\",\"\(dev.absolute(in: s))\",\"\",\"\"),(\"out\",\"\(out.absolute(in: s))\",\"\",\"\")],[],[],\"x86_64-linux\",\"/bin/sh\",[],[])"
+        shell("printf '%s' '\(text)' > '\(drv.absolute(in: s))'")
+        try store.registerValidPaths([fakeInfo(drv)])
+        let outputs = try store.queryDerivationOutputs(drv)
+        #expect(outputs.map(\.id) == ["dev", "out"])
+        #expect(outputs.map(\.path) == [dev, out])
+        #expect(try store.queryValidDerivers(out) == [drv])
+        try store.registerValidPaths([fakeInfo(out, deriver: drv)])
+        #expect(try store.queryRequisites([drv], includeOutputs: true) == [drv, out])
+    }
+
+    @Test func invalidateRefusesWhileReferred() throws {
+        let t = try TestStore()
+        let store = try t.open()
+        let lib = fakePath("lib"), app = fakePath("app")
+        try store.registerValidPaths([fakeInfo(lib, references: [lib]), fakeInfo(app, references: [lib, app])])
+        #expect(throws: LocalStoreError.self) { try store.invalidatePath(lib) }
+        try store.invalidatePath(app)  // self-reference does not block (the trigger drops it)
+        try store.invalidatePath(lib)
+        #expect(try store.queryAllValidPaths().isEmpty)
+    }
+
+    @Test func reRegisteringUpdatesHashAndSize() throws {
+        let t = try TestStore()
+        let store = try t.open()
+        let p = fakePath("p")
+        try store.registerValidPath(fakeInfo(p))
+        var info = fakeInfo(p)
+        info.narSize = 999
+        info.narHash = Hasher.hash(.sha256, "other")
+        try store.registerValidPath(info)
+        let got = try #require(try store.queryPathInfo(p))
+        #expect(got.narSize == 999 && got.narHash == info.narHash)
+    }
+
+    @Test func failedPaths() throws {
+        let t = try TestStore()
+        let store = try t.open()
+        let p = fakePath("broken")
+        try store.addFailedPath(p)
+        #expect(try store.hasFailedPath(p))
+        #expect(try store.queryFailedPaths() == [p.absolute(in: store.storeDirectory)])
+        try store.clearFailedPaths([p.absolute(in: store.storeDirectory)])
+        #expect(try !store.hasFailedPath(p))
+    }
+}
