@@ -7,6 +7,7 @@ public enum FormatError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidStorePath(String, reason: String)
     case invalidStorePathName(String, reason: String)
     case invalidNAR(offset: UInt64, reason: String)
+    case invalidExport(offset: UInt64, reason: String)
     case invalidDerivation(offset: Int, reason: String)
     case invalidNarInfo(line: Int, reason: String)
     case invalidSignature(String, reason: String)
@@ -24,6 +25,7 @@ public enum FormatError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidStorePath(let path, let reason): "invalid store path '\(path)': \(reason)"
         case .invalidStorePathName(let name, let reason): "invalid store path name '\(name)': \(reason)"
         case .invalidNAR(let offset, let reason): "invalid NAR at byte \(offset): \(reason)"
+        case .invalidExport(let offset, let reason): "invalid export stream at byte \(offset): \(reason)"
         case .invalidDerivation(let offset, let reason): "invalid derivation at byte \(offset): \(reason)"
         case .invalidNarInfo(let line, let reason): "invalid narinfo at line \(line): \(reason)"
         case .invalidSignature(let text, let reason): "invalid signature '\(text)': \(reason)"
