@@ -1,4 +1,5 @@
 import Glibc
+import LocalStore
 import StoreFormats
 
 /// `cloister hash [-S nar|none] [-f nix-base32|base16|base64] [-H sha256|sha1|sha512|md5] FILE`,
@@ -68,7 +69,9 @@ enum HashCommand {
         return hasher.finish()
     }
 
+    /// The hash of the NAR serialisation of `path` (a symlink at `path` is hashed as a symlink,
+    /// as `guix hash -S nar` and `nix-hash` do), streamed: constant memory.
     static func hashNAR(_ path: String, _ algorithm: HashAlgorithm) throws -> Hash {
-        throw UsageError("-S nar is not available yet")
+        try NARDumper.hash(path: path, algorithm: algorithm).hash
     }
 }

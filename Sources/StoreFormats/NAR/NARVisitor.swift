@@ -101,3 +101,33 @@ public struct HashingSource<Base: NARByteSource>: NARByteSource {
         return n
     }
 }
+
+/// Reads ahead from another source in large blocks, for callers that own the whole stream
+/// (a NAR file, standard input) and want few system calls. It may consume bytes past the end
+/// of a NAR: never use it where the stream continues with other data after the NAR.
+public struct BufferedSource<Base: NARByteSource>: NARByteSource {
+    public var base: Base
+    private var buffer: [UInt8]
+    private var start = 0
+    private var end = 0
+
+    public init(_ base: Base, capacity: Int = 1 << 20) {
+        self.base = base
+        buffer = [UInt8](repeating: 0, count: max(capacity, 64))
+    }
+
+    public mutating func read(into target: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard target.count > 0 else { return 0 }
+        if start == end {
+            // Large requests bypass the buffer.
+            if target.count >= buffer.count { return try base.read(into: target) }
+            start = 0
+            end = try buffer.withUnsafeMutableBytes { try base.read(into: $0) }
+            if end == 0 { return 0 }
+        }
+        let n = min(target.count, end - start)
+        buffer.withUnsafeBytes { target.baseAddress!.copyMemory(from: $0.baseAddress! + start, byteCount: n) }
+        start += n
+        return n
+    }
+}
