@@ -79,8 +79,8 @@ static int fd_above_stdio(int fd) {
     return fcntl(fd, F_DUPFD_CLOEXEC, 3);
 }
 
-/// Mount flags a user namespace locks on a bind mount: a read-only remount must repeat them or
-/// the kernel refuses it with EPERM. statfs(2) reports them in f_flags (ST_* == MS_* values).
+/// Mount flags a user namespace locks on a bind mount: a remount must repeat them or the kernel
+/// refuses it with EPERM (and a read-only source stays read-only). statfs(2) reports them in f_flags (ST_* == MS_* values).
 static unsigned long locked_mount_flags(const char *path, int *error) {
     struct statfs st;
     if (statfs(path, &st) < 0) {
@@ -88,7 +88,7 @@ static unsigned long locked_mount_flags(const char *path, int *error) {
         return 0;
     }
     return (unsigned long)st.f_flags &
-           (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME);
+           (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME);
 }
 
 /// Runs one step. Returns 0 or an errno.
@@ -124,13 +124,12 @@ static int run_step(const csandbox_step *s, int log_fd) {
         return mount(s->path2, s->path, s->text, s->mount_flags, s->bytes) < 0 ? errno : 0;
     case CSANDBOX_BIND: {
         if (mount(s->path2, s->path, NULL, MS_BIND | MS_REC, NULL) < 0) return errno;
-        if (!(s->mount_flags & MS_RDONLY)) return 0;
+        unsigned long wanted = s->mount_flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+        if (wanted == 0) return 0;
         int error = 0;
         unsigned long locked = locked_mount_flags(s->path, &error);
         if (error != 0) return error;
-        unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | locked |
-                              (s->mount_flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC));
-        return mount(NULL, s->path, NULL, flags, NULL) < 0 ? errno : 0;
+        return mount(NULL, s->path, NULL, MS_BIND | MS_REMOUNT | locked | wanted, NULL) < 0 ? errno : 0;
     }
     case CSANDBOX_SETHOSTNAME:
         return sethostname(s->bytes, s->length) < 0 ? errno : 0;

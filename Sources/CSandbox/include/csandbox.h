@@ -31,8 +31,9 @@ enum csandbox_op {
     CSANDBOX_CHOWN = 6,
     /// mount(path2, path, text, mount_flags, bytes): proc, tmpfs, devpts, propagation changes.
     CSANDBOX_MOUNT = 7,
-    /// mount(path2, path, MS_BIND|MS_REC); with mount_flags & MS_RDONLY, then a read-only
-    /// remount carrying the locked flags of the new mount (statfs), as a user namespace demands.
+    /// mount(path2, path, MS_BIND|MS_REC); if mount_flags asks for MS_RDONLY, MS_NOSUID,
+    /// MS_NODEV or MS_NOEXEC, then a remount adding them to the locked flags of the new mount
+    /// (statfs), as a user namespace demands.
     CSANDBOX_BIND = 8,
     /// sethostname(bytes, length).
     CSANDBOX_SETHOSTNAME = 9,

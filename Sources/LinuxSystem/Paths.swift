@@ -1,0 +1,31 @@
+import Glibc
+
+/// Whole-path helpers for the few places that take a path from configuration (TMPDIR, host
+/// device nodes) rather than walking under a directory fd.
+public enum HostPath {
+    /// realpath(3): absolute, symlinks resolved (guix-daemon canonicalises TMPDIR this way).
+    public static func canonical(_ path: String) throws(SystemError) -> String {
+        guard let resolved = realpath(path, nil) else { throw SystemError("realpath", path: path, errno: .current) }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// lstat(2) of an absolute path; nil if nothing is there.
+    public static func status(_ path: String) throws(SystemError) -> FileStatus? {
+        do {
+            return try FileDescriptor.currentDirectory.status(at: path)
+        } catch where error.errno == .noSuchFile {
+            return nil
+        }
+    }
+
+    /// True if something (even a dangling symlink) is at `path`.
+    public static func exists(_ path: String) -> Bool {
+        (try? status(path)) != nil
+    }
+
+    /// readlink(2) of an absolute path.
+    public static func readLink(_ path: String) throws(SystemError) -> [UInt8] {
+        try FileDescriptor.currentDirectory.readLink(at: Array(path.utf8))
+    }
+}

@@ -1,0 +1,55 @@
+import CSandbox
+import LinuxSystem
+
+/// Starting a sandboxed process.
+public enum Sandbox {
+    /// Clones the child, replays the spec's setup and execs the program. Returns once the
+    /// program runs; a failed setup step throws `.setupFailed` naming the step.
+    public static func spawn(_ spec: SandboxSpec) throws(SandboxError) -> SandboxProcess {
+        let steps = try SetupPlan.steps(for: spec, lookup: hostBindSource)
+        let log: (read: FileDescriptor, write: FileDescriptor)
+        do { log = try makePipe() } catch { throw .system(error) }
+
+        var flags = CSANDBOX_CLONE_NEWNS | CSANDBOX_CLONE_NEWPID | CSANDBOX_CLONE_NEWUTS | CSANDBOX_CLONE_NEWIPC
+        if spec.network == .isolated { flags |= CSANDBOX_CLONE_NEWNET }
+        let userNamespace: Bool
+        if case .userNamespace = spec.identity { userNamespace = true } else { userNamespace = false }
+        if userNamespace { flags |= CSANDBOX_CLONE_NEWUSER }
+
+        let arena = StepArena(steps)
+        let result = arena.withSteps { (pointer, count) in
+            var request = csandbox_spawn_request(steps: pointer, step_count: count, clone_flags: flags, log_fd: log.write.rawValue)
+            return csandbox_spawn(&request)
+        }
+        // The child holds its own copy (fds 1 and 2); ours must go so EOF means "all writers gone".
+        try? log.write.close()
+
+        switch result.status {
+        case 0:
+            return SandboxProcess(handle: ProcessHandle(pid: result.pid, owningPidfd: result.pidfd), log: log.read, identity: spec.identity)
+        case 1:
+            let index = Int(result.failed_step)
+            let errno = Errno(rawValue: result.error)
+            guard steps.indices.contains(index) else {
+                throw .setupFailed(phase: "unknown", action: "step \(index)", step: index, errno: errno)
+            }
+            throw .setupFailed(phase: steps[index].phase, action: steps[index].action, step: index, errno: errno)
+        default:
+            throw .cloneFailed(errno: Errno(rawValue: result.error), userNamespace: userNamespace)
+        }
+    }
+
+    /// lstat of a bind source on the host.
+    static func hostBindSource(_ path: String) -> BindSource {
+        guard let status = try? HostPath.status(path) else { return .missing }
+        switch status.type {
+        case .directory:
+            return .directory
+        case .symlink:
+            guard let target = try? HostPath.readLink(path) else { return .missing }
+            return .symlink(target: target)
+        default:
+            return .file
+        }
+    }
+}
