@@ -1,0 +1,171 @@
+import StoreFormats
+
+/// Who is on the other end of a connection, as the daemon established it (SO_PEERCRED for
+/// Unix sockets; nothing for TCP). Trust is decided by the daemon, never by the client.
+public struct ClientIdentity: Hashable, Sendable {
+    public var uid: UInt32?
+    public var gid: UInt32?
+    public var pid: Int32?
+    public var userName: String?
+    /// guix-daemon.md §0: root or the daemon's own uid.
+    public var trusted: Bool
+    /// A TCP client: never trusted, no GC, no keep-failed (guix-daemon.md §7.5).
+    public var remote: Bool
+
+    public init(uid: UInt32? = nil, gid: UInt32? = nil, pid: Int32? = nil, userName: String? = nil, trusted: Bool, remote: Bool = false) {
+        self.uid = uid; self.gid = gid; self.pid = pid; self.userName = userName
+        self.trusted = trusted && !remote
+        self.remote = remote
+    }
+}
+
+/// An error a `StoreService` reports to the client: the text of the `STDERR_ERROR` frame and
+/// its status (1, or Guix's 100/101 for build failures).
+public struct StoreServiceError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var message: String
+    public var status: UInt64
+    public init(_ message: String, status: UInt64 = 1) { self.message = message; self.status = status }
+    public var description: String { message }
+
+    public static func notBuiltYet(_ what: String) -> StoreServiceError {
+        StoreServiceError("\(what) is not supported by this daemon yet (builds are not built yet)")
+    }
+    public static func invalidPath(_ path: String) -> StoreServiceError {
+        StoreServiceError("path '\(path)' is not valid")
+    }
+}
+
+/// Log output of an operation in progress (sent as stderr messages before `STDERR_LAST`).
+public typealias LogSink = (StderrMessage) throws(WorkerProtocolError) -> Void
+
+/// GC request (op 20) and its result.
+public struct GCRequest: Hashable, Sendable {
+    public enum Action: UInt64, Sendable { case returnLive = 0, returnDead, deleteDead, deleteSpecific }
+    public var action: Action
+    public var paths: [StorePath]
+    public var maxFreed: UInt64
+    public init(action: Action, paths: [StorePath], maxFreed: UInt64) { self.action = action; self.paths = paths; self.maxFreed = maxFreed }
+}
+
+public struct GCResult: Hashable, Sendable {
+    public var paths: [String]
+    public var bytesFreed: UInt64
+    public init(paths: [String], bytesFreed: UInt64) { self.paths = paths; self.bytesFreed = bytesFreed }
+}
+
+public struct MissingPaths: Hashable, Sendable {
+    public var willBuild: [StorePath] = []
+    public var willSubstitute: [StorePath] = []
+    public var unknown: [StorePath] = []
+    public var downloadSize: UInt64 = 0
+    public var narSize: UInt64 = 0
+    public init() {}
+}
+
+/// How AddToStore's data is to be hashed (formats.md §2.4; the method string of >= 25 or the
+/// fixed/recursive flags before).
+public enum AddMethod: Hashable, Sendable {
+    case text
+    case fixed(IngestionMethod, HashAlgorithm)
+
+    /// Parses `text:sha256`, `fixed:r:sha256`, `fixed:sha1`, ...
+    public init(parsing text: String) throws(WorkerProtocolError) {
+        if text == "text:sha256" { self = .text; return }
+        guard text.hasPrefix("fixed:") else {
+            throw .invalidValue(field: "content-address method", text: text, reason: "expected 'text:sha256' or 'fixed:[r:]ALGO'")
+        }
+        var rest = text.dropFirst(6)
+        var method = IngestionMethod.flat
+        if rest.hasPrefix("r:") { method = .recursive; rest = rest.dropFirst(2) }
+        guard let algorithm = HashAlgorithm(rawValue: String(rest)) else {
+            throw .invalidValue(field: "content-address method", text: text, reason: "unknown hash algorithm")
+        }
+        self = .fixed(method, algorithm)
+    }
+}
+
+/// What the server calls to serve the operations of formats.md §6.6. The daemon implements it
+/// over LocalStore (and the builder); tests implement it in memory. Errors thrown here become
+/// `STDERR_ERROR` frames through `ErrorFrame.report(for:)`: throw `StoreServiceError` (or any
+/// error whose description is fit for a user). Trust checks are made by `ServerSession`
+/// before these are called; arguments have already passed the wire limits.
+public protocol StoreService: AnyObject {
+    /// The client's `SetOptions`, after the session has filtered them by trust; `settings`
+    /// are the effective overrides (untrusted, non-whitelisted names carry `untrusted-`).
+    func setOptions(_ options: ClientOptions, settings: [ClientOptions.Setting]) throws
+
+    func isValidPath(_ path: StorePath) throws -> Bool
+    /// nil when the path is not valid.
+    func queryPathInfo(_ path: StorePath) throws -> PathInfoRecord?
+    func queryReferrers(_ path: StorePath) throws -> [StorePath]
+    func queryValidDerivers(_ path: StorePath) throws -> [StorePath]
+    /// Output name -> path (nil when unknown), from the derivation in the store.
+    func queryDerivationOutputMap(_ drvPath: StorePath) throws -> [(String, StorePath?)]
+    func queryPathFromHashPart(_ hashPart: String) throws -> StorePath?
+    func queryAllValidPaths() throws -> [StorePath]
+    func queryValidPaths(_ paths: [StorePath]) throws -> [StorePath]
+
+    /// Adds data hashed per `method`: a NAR for recursive, the file's bytes for flat, the
+    /// text for text. `source` ends where the data ends.
+    func addToStore(name: String, method: AddMethod, references: [StorePath], repair: Bool, source: ByteSource) throws -> PathInfoRecord
+    func addTextToStore(name: String, text: [UInt8], references: [StorePath], repair: Bool) throws -> StorePath
+    /// A NAR whose metadata the client supplies; `checkSignatures` is forced on for
+    /// untrusted clients (and `info.ultimate` off).
+    func addToStoreNar(_ info: PathInfoRecord, source: ByteSource, repair: Bool, checkSignatures: Bool) throws
+    func narFromPath(_ path: StorePath, to sink: ByteSink) throws
+    /// Writes the export stream of one path (formats.md §3.5), without the leading `u64 1`.
+    func exportPath(_ path: StorePath, sign: Bool, to sink: ByteSink) throws
+    func importPaths(_ stream: ExportStreamReader, requireSignature: Bool) throws -> [StorePath]
+
+    func addTempRoot(_ path: StorePath) throws
+    func addIndirectRoot(_ path: String) throws
+    func syncWithGC() throws
+    /// Link -> target; `censor` for untrusted Nix clients.
+    func findRoots(censor: Bool) throws -> [(String, StorePath)]
+    func collectGarbage(_ request: GCRequest) throws -> GCResult
+    /// Returns whether errors remain.
+    func verifyStore(checkContents: Bool, repair: Bool, log: LogSink) throws -> Bool
+    func optimiseStore(log: LogSink) throws
+    func addSignatures(_ path: StorePath, _ signatures: [String]) throws
+
+    func ensurePath(_ path: StorePath, log: LogSink) throws
+    func buildPaths(_ paths: [DerivedPath], mode: UInt64, log: LogSink) throws
+    func buildPathsWithResults(_ paths: [DerivedPath], mode: UInt64, log: LogSink) throws -> [(DerivedPath, BuildResult)]
+    func buildDerivation(_ drvPath: StorePath, _ derivation: WireDerivation, mode: UInt64, log: LogSink) throws -> BuildResult
+    func queryMissing(_ paths: [DerivedPath]) throws -> MissingPaths
+    func addBuildLog(_ drvPath: StorePath, source: ByteSource) throws
+
+    func queryFailedPaths() throws -> [StorePath]
+    func clearFailedPaths(_ paths: [StorePath]) throws
+    func builtinBuilders() throws -> [String]
+    /// Op 81: client-supplied URLs if any (`untrusted-substitute-urls`), else the daemon's.
+    func substituteURLs() throws -> [String]
+    func querySubstitutablePaths(_ paths: [StorePath]) throws -> [StorePath]
+    func querySubstitutablePathInfos(_ paths: [StorePath]) throws -> [WorkerReply.SubstitutableInfo]
+}
+
+/// Defaults for what a store without substituters, builders or failure cache answers.
+extension StoreService {
+    public func setOptions(_ options: ClientOptions, settings: [ClientOptions.Setting]) throws {}
+    public func queryValidPaths(_ paths: [StorePath]) throws -> [StorePath] {
+        try paths.filter { try isValidPath($0) }
+    }
+    public func querySubstitutablePaths(_ paths: [StorePath]) throws -> [StorePath] { [] }
+    public func querySubstitutablePathInfos(_ paths: [StorePath]) throws -> [WorkerReply.SubstitutableInfo] { [] }
+    public func queryFailedPaths() throws -> [StorePath] { [] }
+    public func clearFailedPaths(_ paths: [StorePath]) throws {}
+    public func builtinBuilders() throws -> [String] { ["download", "git-download"] }
+    public func substituteURLs() throws -> [String] { [] }
+    public func syncWithGC() throws {}
+    public func ensurePath(_ path: StorePath, log: LogSink) throws {
+        guard try isValidPath(path) else { throw StoreServiceError("path '\(path.baseName)' is not valid and cannot be substituted (substitutes are not built yet)") }
+    }
+    public func buildPaths(_ paths: [DerivedPath], mode: UInt64, log: LogSink) throws { throw StoreServiceError.notBuiltYet("building") }
+    public func buildPathsWithResults(_ paths: [DerivedPath], mode: UInt64, log: LogSink) throws -> [(DerivedPath, BuildResult)] {
+        throw StoreServiceError.notBuiltYet("building")
+    }
+    public func buildDerivation(_ drvPath: StorePath, _ derivation: WireDerivation, mode: UInt64, log: LogSink) throws -> BuildResult {
+        throw StoreServiceError.notBuiltYet("building")
+    }
+    public func addBuildLog(_ drvPath: StorePath, source: ByteSource) throws { throw StoreServiceError.notBuiltYet("build logs") }
+}
