@@ -32,7 +32,7 @@ public final class LocalStore {
     /// Read-locked for as long as this store is open (guix-daemon: every LocalStore).
     let bigLock: FileDescriptor
     /// Reads the outputs of a `.drv` being registered, to fill `DerivationOutputs`. Defaults to
-    /// `DerivationOutputsReader.read`; the daemon may install the full Derivation parser.
+    /// StoreFormats' Derivation parser; replaceable (e.g. to add output-path verification).
     public var derivationOutputs: (_ path: StorePath, _ contents: [UInt8]) throws(LocalStoreError) -> [(id: String, path: StorePath)]
     /// The temp-roots file of this process, created on the first `addTempRoot`.
     var tempRoots: TempRootsFile?
@@ -65,7 +65,17 @@ public final class LocalStore {
             do { try FileSystem.writeFileAtomically(layout.schemaFile, Array("\(StoreSchema.version)".utf8)) }
             catch { throw .system(error) }
         }
-        derivationOutputs = DerivationOutputsReader.read
+        let store = layout.storeDirectory
+        derivationOutputs = { (path: StorePath, contents: [UInt8]) throws(LocalStoreError) -> [(id: String, path: StorePath)] in
+            try Self.parseDerivationOutputs(contents, store: store)
+        }
+    }
+
+    /// The fixed output paths of a `.drv`, by output name.
+    static func parseDerivationOutputs(_ contents: [UInt8], store: StoreDirectory) throws(LocalStoreError) -> [(id: String, path: StorePath)] {
+        let derivation: Derivation
+        do throws(FormatError) { derivation = try Derivation(aterm: contents, store: store, rules: .nix) } catch { throw .format(error) }
+        return derivation.sortedOutputNames.compactMap { name in derivation.outputs[name]?.path.map { (name, $0) } }
     }
 
     static func readSchemaVersion(_ file: String) throws(LocalStoreError) -> Int {
