@@ -65,3 +65,15 @@ public enum ProcessIdentity {
     /// Seconds since the epoch.
     public static var currentTime: Int64 { Int64(time(nil)) }
 }
+
+extension FileDescriptor {
+    /// Sets this file's mtime to `seconds`, leaving its atime (UTIME_OMIT).
+    public func setModificationTime(_ seconds: Int64) throws(SystemError) {
+        try setTimes(access: timespec(tv_sec: 0, tv_nsec: (1 << 30) - 2 /* UTIME_OMIT */), modification: timespec(tv_sec: Int(seconds), tv_nsec: 0))
+    }
+
+    /// Sets the mtime of `name` here (a symlink itself, not its target), leaving its atime.
+    public func setModificationTime(at name: [UInt8], _ seconds: Int64) throws(SystemError) {
+        try setTimes(at: name, access: timespec(tv_sec: 0, tv_nsec: (1 << 30) - 2 /* UTIME_OMIT */), modification: timespec(tv_sec: Int(seconds), tv_nsec: 0))
+    }
+}

@@ -31,6 +31,8 @@ public final class LocalStore {
     let database: StoreDatabase
     /// Read-locked for as long as this store is open (guix-daemon: every LocalStore).
     let bigLock: FileDescriptor
+    /// The store directory, held open: every write into the store is relative to it.
+    let storeFD: FileDescriptor
     /// Reads the outputs of a `.drv` being registered, to fill `DerivationOutputs`. Defaults to
     /// StoreFormats' Derivation parser; replaceable (e.g. to add output-path verification).
     public var derivationOutputs: (_ path: StorePath, _ contents: [UInt8]) throws(LocalStoreError) -> [(id: String, path: StorePath)]
@@ -52,6 +54,7 @@ public final class LocalStore {
                 do { try FileDescriptor.currentDirectory.makeSymlink(at: Array(profilesLink.utf8), target: Array(layout.profilesDirectory.utf8)) }
                 catch where error.errno == .fileExists {}
             }
+            storeFD = try FileDescriptor.currentDirectory.openDirectory(at: layout.storePath)
             bigLock = try FileDescriptor.open(layout.bigLock, [.readWrite, .create], mode: 0o600)
             try bigLock.lock(.read, wait: true)
             if configuration.reservedSpace > 0 { try Self.reserveSpace(layout.reservedFile, size: configuration.reservedSpace) }

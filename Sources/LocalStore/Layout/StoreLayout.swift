@@ -95,6 +95,9 @@ public struct StoreConfiguration: Sendable {
     public var deduplicate: Bool
     /// `fsync-metadata`: SQLite `synchronous=normal` and fsync of new store files (else off).
     public var fsyncMetadata: Bool
+    /// `sync-before-registering`: fsync every new file and directory before registering it
+    /// (default off, as in Guix: a process crash never loses page-cache data; power loss can).
+    public var syncBeforeRegistering: Bool
     /// `use-sqlite-wal`: journal mode WAL (else truncate).
     public var useSQLiteWAL: Bool
     /// How long a connection waits on another's write lock before SQLITE_BUSY (Guix: 1 hour).
@@ -104,7 +107,7 @@ public struct StoreConfiguration: Sendable {
 
     public init(layout: StoreLayout = StoreLayout(), nameRules: StorePathName.Rules = .guix,
                 gcKeepOutputs: Bool = false, gcKeepDerivations: Bool = true, deduplicate: Bool = true,
-                fsyncMetadata: Bool = true, useSQLiteWAL: Bool = true,
+                fsyncMetadata: Bool = true, syncBeforeRegistering: Bool = false, useSQLiteWAL: Bool = true,
                 busyTimeoutMilliseconds: Int32 = 3_600_000, reservedSpace: UInt64 = 8 << 20) {
         self.layout = layout
         self.nameRules = nameRules
@@ -112,6 +115,7 @@ public struct StoreConfiguration: Sendable {
         self.gcKeepDerivations = gcKeepDerivations
         self.deduplicate = deduplicate
         self.fsyncMetadata = fsyncMetadata
+        self.syncBeforeRegistering = syncBeforeRegistering
         self.useSQLiteWAL = useSQLiteWAL
         self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
         self.reservedSpace = reservedSpace

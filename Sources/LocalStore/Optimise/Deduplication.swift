@@ -1,0 +1,133 @@
+/// Deduplication (guix-daemon.md §4.6, optimise-store.cc): every regular file of at least
+/// 8 KiB is hard-linked with `<store>/.links/<nix32 sha256 of the file's NAR>` — the NAR, so
+/// an executable and a plain file with the same bytes stay apart. Files with an owner-write bit
+/// are skipped (not canonical). ENOSPC while creating a link and EMLINK (too many links) leave the
+/// file as it is. Replacing a file goes through a temporary link in the same directory and an
+/// atomic rename, then the directory gets its canonical mode and mtime back.
+import StoreFormats
+import LinuxSystem
+
+/// What an optimisation pass did.
+public struct OptimiseStatistics: Sendable, Equatable {
+    public var filesLinked = 0
+    public var bytesFreed: UInt64 = 0
+    public init() {}
+}
+
+extension LocalStore {
+    /// Files smaller than this are not worth a link (`deduplicationMinSize`).
+    static let deduplicationMinimumSize: Int64 = 8192
+
+    /// Deduplicates the object `name` under `parent` (a new store object or a valid path).
+    @discardableResult
+    func optimisePath(in parent: FileDescriptor, name: [UInt8]) throws(LocalStoreError) -> OptimiseStatistics {
+        var stats = OptimiseStatistics()
+        do {
+            let links = try storeFD.openDirectory(at: ".links")
+            try optimise(parent, name, links: links, stats: &stats, parentIsStore: parent === storeFD)
+        } catch let error as LocalStoreError { throw error } catch let error as SystemError { throw .system(error) } catch {
+            throw .corrupt(String(decoding: name, as: UTF8.self), reason: "\(error)")
+        }
+        return stats
+    }
+
+    private func optimise(_ parent: FileDescriptor, _ name: [UInt8], links: FileDescriptor, stats: inout OptimiseStatistics,
+                          parentIsStore: Bool) throws {
+        let status = try parent.status(at: name)
+        switch status.type {
+        case .directory:
+            let directory = try parent.openDirectory(at: name)
+            var changed = false
+            for entry in try directory.entryNames() {
+                let before = stats.filesLinked
+                try optimise(directory, entry, links: links, stats: &stats, parentIsStore: false)
+                if stats.filesLinked != before { changed = true }
+            }
+            let mode = try directory.status().permissions
+            if changed || mode != 0o555 {
+                // Renames inside changed its mode (made writable) and mtime: restore both.
+                try directory.changeMode(0o555)
+                try directory.setModificationTime(Canonicaliser.storeTime)
+            }
+        case .regular:
+            guard status.size >= Self.deduplicationMinimumSize, status.permissions & 0o200 == 0 else { return }
+            try linkFile(parent, name, status, links: links, stats: &stats, parentIsStore: parentIsStore)
+        default:
+            return
+        }
+    }
+
+    private func linkFile(_ parent: FileDescriptor, _ name: [UInt8], _ status: FileStatus, links: FileDescriptor,
+                          stats: inout OptimiseStatistics, parentIsStore: Bool) throws {
+        var writer = NARWriter(sink: Hasher(.sha256))
+        let file = try parent.open(at: name, [.readOnly, .noFollow])
+        try StoreObjectDumper.dumpFile(file, size: status.size, executable: status.isOwnerExecutable, into: &writer)
+        try file.close()
+        let key = Array(writer.sink.finish().nix32.utf8)
+        var attempts = 0
+        while attempts < 3 {
+            attempts += 1
+            guard let link = try Self.statusIfPresent(links, key) else {
+                switch try Self.tryLink(parent, name, links, key) {
+                case .linked, .gaveUp: return
+                case .raced: continue  // someone else linked it first: compare with theirs
+                }
+            }
+            if link.inode == status.inode && link.device == status.device { return }
+            if link.size != status.size {
+                // A corrupt link (wrong contents under this key): drop it and link ours.
+                try links.remove(at: key)
+                continue
+            }
+            let temporary = Array(".tmp-link-\(ProcessIdentity.processID)-\(UInt64.random(in: 0...UInt64.max))".utf8)
+            if !parentIsStore { try parent.changeMode(0o755) }
+            switch try Self.tryLink(links, key, parent, temporary) {
+            case .linked: break
+            case .raced, .gaveUp: return
+            }
+            do { try parent.rename(at: temporary, to: parent, name) } catch {
+                try? parent.remove(at: temporary)
+                throw error
+            }
+            stats.filesLinked += 1
+            stats.bytesFreed += UInt64(status.size)
+            return
+        }
+    }
+
+    private enum LinkOutcome { case linked, raced, gaveUp }
+
+    /// linkat, telling "already there" (EEXIST) and "cannot" (ENOSPC, EMLINK) apart from errors.
+    private static func tryLink(_ from: FileDescriptor, _ name: [UInt8], _ to: FileDescriptor, _ newName: [UInt8]) throws(SystemError) -> LinkOutcome {
+        do {
+            try from.link(at: name, to: to, newName)
+            return .linked
+        } catch {
+            if error.errno == .fileExists { return .raced }
+            if error.errno == .noSpace || error.errno == Errno(rawValue: 31 /* EMLINK */) { return .gaveUp }
+            throw error
+        }
+    }
+
+    private static func statusIfPresent(_ directory: FileDescriptor, _ name: [UInt8]) throws(SystemError) -> FileStatus? {
+        do { return try directory.status(at: name) } catch {
+            if error.errno == .noSuchFile { return nil }
+            throw error
+        }
+    }
+
+    /// Deduplicates every valid path (`guix gc --optimize`).
+    public func optimiseStore() throws(LocalStoreError) -> OptimiseStatistics {
+        var total = OptimiseStatistics()
+        for path in try queryAllValidPaths() {
+            guard let locks = try lockPaths([path]) else { continue }
+            defer { locks.release() }
+            let base = Array(path.baseName.utf8)
+            guard (try? storeFD.status(at: base)) != nil else { continue }
+            let s = try optimisePath(in: storeFD, name: base)
+            total.filesLinked += s.filesLinked
+            total.bytesFreed += s.bytesFreed
+        }
+        return total
+    }
+}
