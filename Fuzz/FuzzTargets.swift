@@ -10,6 +10,7 @@ import StoreFormats
 enum FuzzTargets {
     static let all: [String: @Sendable (UnsafeRawBufferPointer) -> Void] = [
         "store-path": StorePathTarget.run,
+        "nar": NARTarget.run,
     ]
 
     static let selected: (@Sendable (UnsafeRawBufferPointer) -> Void)? = {
