@@ -57,15 +57,6 @@ extension FileDescriptor {
     }
 }
 
-/// Facts about this process the store needs.
-public enum ProcessIdentity {
-    public static var processID: Int32 { getpid() }
-    public static var effectiveUserID: uid_t { geteuid() }
-    public static var effectiveGroupID: gid_t { getegid() }
-    /// Seconds since the epoch.
-    public static var currentTime: Int64 { Int64(time(nil)) }
-}
-
 extension FileDescriptor {
     /// Sets this file's mtime to `seconds`, leaving its atime (UTIME_OMIT).
     public func setModificationTime(_ seconds: Int64) throws(SystemError) {

@@ -113,4 +113,6 @@ public enum ProcessIdentity {
     public static var groupID: gid_t { getgid() }
     public static var effectiveGroupID: gid_t { getegid() }
     public static var processID: pid_t { getpid() }
+    /// Seconds since the epoch.
+    public static var currentTime: Int64 { Int64(time(nil)) }
 }
