@@ -14,7 +14,7 @@ extension LocalStore {
     /// DerivationOutputs for `.drv` files (read from the store), then refuses a reference cycle
     /// among the new paths. Contents must already be in place.
     public func registerValidPaths(_ infos: [ValidPathInfo]) throws(LocalStoreError) {
-        let now = ProcessIdentity.currentTime
+        let now = WallClock.secondsSinceEpoch
         // Read derivations before taking the write lock; it is the slow part.
         var outputs: [StorePath: [(id: String, path: StorePath)]] = [:]
         for info in infos where info.path.isDerivation {
@@ -93,7 +93,7 @@ extension LocalStore {
     // MARK: FailedPaths (`--cache-failures`)
 
     public func addFailedPath(_ path: StorePath) throws(LocalStoreError) {
-        try database.addFailedPath(path, time: ProcessIdentity.currentTime)
+        try database.addFailedPath(path, time: WallClock.secondsSinceEpoch)
     }
 
     public func hasFailedPath(_ path: StorePath) throws(LocalStoreError) -> Bool {
