@@ -11,6 +11,7 @@ enum FuzzTargets {
     static let all: [String: @Sendable (UnsafeRawBufferPointer) -> Void] = [
         "store-path": StorePathTarget.run,
         "nar": NARTarget.run,
+        "aterm": ATermTarget.run,
     ]
 
     static let selected: (@Sendable (UnsafeRawBufferPointer) -> Void)? = {

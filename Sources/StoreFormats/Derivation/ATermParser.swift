@@ -61,10 +61,13 @@ struct ATermParser {
     let rules: StorePathName.Rules
     let limits: ATermLimits
     var position = 0
+    /// `<store>/` as bytes.
+    let storePrefix: [UInt8]
 
     init(bytes: UnsafeRawBufferPointer, store: StoreDirectory, rules: StorePathName.Rules, limits: ATermLimits) {
         self.bytes = bytes
         self.store = store
+        self.storePrefix = Array(store.path.utf8) + [UInt8(ascii: "/")]
         self.rules = rules
         self.limits = limits
     }
@@ -213,6 +216,13 @@ struct ATermParser {
     // MARK: Pieces
 
     func storePath(_ bytes: [UInt8], at offset: Int) throws(FormatError) -> StorePath {
+        // Fast path on bytes: `<store>/` then a base name with no further slash. Anything
+        // else goes through the general parser, which also words the error.
+        let prefix = storePrefix
+        if bytes.count > prefix.count, bytes.starts(with: prefix), !bytes[prefix.count...].contains(UInt8(ascii: "/")),
+           let path = try? StorePath(baseName: String(decoding: bytes[prefix.count...], as: UTF8.self), rules: rules) {
+            return path
+        }
         do {
             return try StorePath(parsing: String(decoding: bytes, as: UTF8.self), in: store, rules: rules)
         } catch {
@@ -254,21 +264,21 @@ struct ATermParser {
     }
 
     /// The `,` before field `index` (0-based) of a tuple with `arity` fields.
-    mutating func tupleSeparator(_ index: Int, arity: Int, what: String) throws(FormatError) {
-        if peek() == closeTuple { throw error(position, "\(what) tuple has \(index) fields, expected \(arity)") }
-        try expect(comma, "',' in \(what) tuple")
+    mutating func tupleSeparator(_ index: Int, arity: Int, what: @autoclosure () -> String) throws(FormatError) {
+        if peek() == closeTuple { throw error(position, "\(what()) tuple has \(index) fields, expected \(arity)") }
+        try expect(comma, "',' in \(what()) tuple")
     }
 
-    mutating func tupleEnd(arity: Int, what: String) throws(FormatError) {
-        if peek() == comma { throw error(position, "\(what) tuple has more than \(arity) fields") }
-        try expect(closeTuple, "')' closing \(what) tuple")
+    mutating func tupleEnd(arity: Int, what: @autoclosure () -> String) throws(FormatError) {
+        if peek() == comma { throw error(position, "\(what()) tuple has more than \(arity) fields") }
+        try expect(closeTuple, "')' closing \(what()) tuple")
     }
 
     func peek() -> UInt8? { position < bytes.count ? bytes[position] : nil }
 
-    mutating func expect(_ byte: UInt8, _ what: String) throws(FormatError) {
-        guard position < bytes.count else { throw error(position, "unexpected end of input, expected \(what)") }
-        guard bytes[position] == byte else { throw error(position, "expected \(what)") }
+    mutating func expect(_ byte: UInt8, _ what: @autoclosure () -> String) throws(FormatError) {
+        guard position < bytes.count else { throw error(position, "unexpected end of input, expected \(what())") }
+        guard bytes[position] == byte else { throw error(position, "expected \(what())") }
         position += 1
     }
 
@@ -292,9 +302,14 @@ struct ATermParser {
         while true {
             guard position < bytes.count else { throw error(open, "unterminated string") }
             let byte = bytes[position]
+            // Most bytes are ordinary: everything above '"' except '\\'.
+            if byte > quote && byte != backslash {
+                position += 1
+                continue
+            }
             switch byte {
             case quote:
-                out.append(contentsOf: bytes[runStart..<position])
+                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<position]))
                 position += 1
                 guard out.count <= limits.maxStringBytes else {
                     throw error(open, "string longer than the \(limits.maxStringBytes)-byte limit")
@@ -302,7 +317,7 @@ struct ATermParser {
                 return out
             case backslash:
                 guard escapes else { throw error(position, "escape in a field that is never escaped") }
-                out.append(contentsOf: bytes[runStart..<position])
+                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<position]))
                 guard position + 1 < bytes.count else { throw error(position, "escape at end of input") }
                 switch bytes[position + 1] {
                 case quote: out.append(quote)
