@@ -35,6 +35,6 @@ let package = Package(
         .testTarget(name: "LocalStoreTests", dependencies: ["LocalStore", "StoreFormats", "LinuxSystem"]),
         .testTarget(name: "WorkerProtocolTests", dependencies: ["WorkerProtocol", "StoreFormats"]),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "LinuxSystem"]),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "WorkerProtocol", "StoreFormats", "LocalStore"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "WorkerProtocol", "StoreFormats", "LocalStore", "LinuxSystem"]),
     ]
 )

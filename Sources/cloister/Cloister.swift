@@ -9,6 +9,7 @@ struct Cloister {
         ("hash", "print the hash of a file or tree (like `guix hash`)", HashCommand.run),
         ("nar", "write a tree as a NAR, or restore a NAR to a new tree", NarCommand.run),
         ("derivation", "show .drv files as JSON (like `nix show-derivation`)", DerivationCommand.run),
+        ("setup", "create the build users or the daemon's user, the store and state directories", SetupCommand.run),
     ]
 
     static func main() {
