@@ -20,9 +20,10 @@ enum SetupPlan {
         try plan.validate(spec)
         plan.identityMaps(spec.identity)
         plan.add(.init(CSANDBOX_SETSID, phase: "setsid", action: "creating a session"))
-        var stdio = SetupStep(CSANDBOX_STDIO, phase: "earlyIOSetup", action: "redirecting stdin to /dev/null and stdout/stderr to the log")
-        stdio.path = "/dev/null"
-        plan.add(stdio)
+        // stdin is the sandbox's own /dev/null when the root has one (so /proc/self/fd/0 reads
+        // `/dev/null` inside), else the host's, opened before the pivot.
+        let ownNull = spec.root.entries.contains { $0.insidePath == "/dev/null" }
+        if !ownNull { plan.stdio() }
         var ambient = SetupStep(CSANDBOX_DROP_AMBIENT_CAPS, phase: "dropAmbientCapabilities", action: "clearing ambient capabilities")
         ambient.ignoreErrors = true  // Kernels before 4.3 have no ambient set.
         plan.add(ambient)
@@ -46,7 +47,7 @@ enum SetupPlan {
         plan.add(privateMounts)
         plan.root(spec.root)
         for entry in spec.root.entries { plan.entry(entry, lookup: lookup) }
-        plan.afterPivot(spec)
+        plan.afterPivot(spec, stdio: ownNull)
         return plan.steps
     }
 
@@ -222,10 +223,17 @@ enum SetupPlan {
             add(step)
         }
 
-        mutating func afterPivot(_ spec: SandboxSpec) {
+        mutating func stdio() {
+            var step = SetupStep(CSANDBOX_STDIO, phase: "earlyIOSetup", action: "redirecting stdin to /dev/null and stdout/stderr to the log")
+            step.path = "/dev/null"
+            add(step)
+        }
+
+        mutating func afterPivot(_ spec: SandboxSpec, stdio withOwnNull: Bool) {
             var pivot = SetupStep(CSANDBOX_PIVOT_ROOT, phase: "chroot", action: "pivoting the root to `\(root)'")
             pivot.path = root
             add(pivot)
+            if withOwnNull { stdio() }
             if let mode = spec.root.finalMode {
                 var step = SetupStep(CSANDBOX_CHMOD, phase: "clearRootWritePerms", action: "making / read-only")
                 step.path = "/"

@@ -1,0 +1,194 @@
+import Glibc
+import LinuxSystem
+import Testing
+@testable import Sandbox
+
+/// What a builder sees inside the Guix build environment (guix-daemon.md §1, issue 5 probe list),
+/// in both daemon modes: root with a build user, and a user namespace (`30001 <uid> 1`).
+@Suite(.serialized, .tags(.large), .enabled(if: geteuid() == 0))
+struct ProbeTests {
+    typealias Mode = ProbeFixture.Mode
+    let fixture: ProbeFixture
+
+    init() throws { fixture = try ProbeFixture.shared.get() }
+
+    @Test(arguments: Mode.allCases)
+    func builderIsPidOne(_ mode: Mode) throws {
+        #expect(try fixture.sh(mode, "echo $$") == "1\n")
+    }
+
+    @Test(arguments: Mode.allCases)
+    func identity(_ mode: Mode) throws {
+        let output = try fixture.sh(mode, "id")
+        switch mode {
+        case .pool:
+            let uid = fixture.buildUser.uid, gid = fixture.buildGroup.gid
+            #expect(output == "uid=\(uid)(nixbld) gid=\(gid)(nixbld) groups=\(gid)(nixbld)\n")
+        case .userNamespace:
+            // setgroups is denied; the daemon's own groups show up unmapped (65534) if at all.
+            #expect(output.hasPrefix("uid=30001(nixbld) gid=30000(nixbld)"))
+            #expect(!output.contains("(root)"))
+        }
+        // SEC-15: no capabilities left, no_new_privs set.
+        let status = try fixture.sh(mode, "grep -E '^(CapEff|CapPrm|NoNewPrivs)' /proc/self/status")
+        #expect(status == "CapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nNoNewPrivs:\t1\n")
+    }
+
+    @Test(arguments: Mode.allCases)
+    func rootListing(_ mode: Mode) throws {
+        #expect(try fixture.sh(mode, "ls /") == "dev\netc\ngnu\nproc\ntmp\n")
+        #expect(try fixture.sh(mode, "ls -a /gnu/store") == ".\n..\n\(fixture.busybox.dropFirst(11))\n\(fixture.data.dropFirst(11))\n")
+        #expect(try fixture.sh(mode, "stat -c %a /; stat -c %a /tmp; stat -c %a /gnu/store") == "555\n1777\n1775\n")
+    }
+
+    @Test(arguments: Mode.allCases)
+    func etcFilesHaveGuixBytes(_ mode: Mode) throws {
+        let (uid, gid) = mode == .pool ? (fixture.buildUser.uid, fixture.buildGroup.gid) : (30001, 30000)
+        #expect(try fixture.sh(mode, "cat /etc/passwd") == "nixbld:x:\(uid):\(gid):Nix build user:/:/noshell\nnobody:x:65534:65534:Nobody:/:/noshell\n")
+        #expect(try fixture.sh(mode, "cat /etc/group") == "nixbld:!:\(gid):\n")
+        #expect(try fixture.sh(mode, "cat /etc/hosts") == "127.0.0.1 localhost\n::1 localhost\n")
+        #expect(try fixture.sh(mode, "ls /etc") == "group\nhosts\npasswd\n")
+    }
+
+    @Test(arguments: Mode.allCases)
+    func exactEnvironment(_ mode: Mode) throws {
+        let top = "/tmp/guix-build-probe.drv-0"
+        let output = try fixture.probe(mode, ["env"]).output
+        #expect(output == """
+            HOME=/homeless-shelter
+            NIX_BUILD_CORES=0
+            NIX_BUILD_TOP=\(top)
+            NIX_STORE=/gnu/store
+            PATH=/path-not-set
+            PWD=\(top)
+            TEMP=\(top)
+            TEMPDIR=\(top)
+            TMP=\(top)
+            TMPDIR=\(top)
+            out=/gnu/store/3ddddddddddddddddddddddddddddddd-probe
+
+            """)
+    }
+
+    @Test(arguments: Mode.allCases)
+    func hostAndDomainName(_ mode: Mode) throws {
+        #expect(try fixture.sh(mode, "cat /proc/sys/kernel/hostname /proc/sys/kernel/domainname; hostname") == "localhost\n(none)\nlocalhost\n")
+    }
+
+    @Test(arguments: Mode.allCases)
+    func procHoldsOnlyTheSandbox(_ mode: Mode) throws {
+        // A shell loop (no child process): the only pid is the builder itself.
+        #expect(try fixture.sh(mode, "for p in /proc/[0-9]*; do echo ${p#/proc/}; done") == "1\n")
+        #expect(try fixture.sh(mode, "test -e /home; echo $?; test -e /homeless-shelter; echo $?") == "1\n1\n")
+    }
+
+    @Test(arguments: Mode.allCases)
+    func devListing(_ mode: Mode) throws {
+        var expected = ["fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom", "zero"]
+        if HostPath.exists("/dev/kvm") { expected.append("kvm") }
+        #expect(try fixture.sh(mode, "ls /dev") == expected.sorted().joined(separator: "\n") + "\n")
+        #expect(try fixture.sh(mode, "echo x > /dev/null && echo ok; echo x > /dev/full") .contains("ok\n"))
+        #expect(try fixture.sh(mode, "echo x > /dev/full").contains("No space left on device"))
+        #expect(try fixture.sh(mode, "ls /dev/pts; test -c /dev/pts/ptmx && echo ptmx") == "ptmx\nptmx\n")
+    }
+
+    @Test(arguments: Mode.allCases)
+    func rootIsNotWritable(_ mode: Mode) throws {
+        let output = try fixture.sh(mode, "mkdir /x; echo rc=$?; touch /y; echo rc=$?")
+        #expect(output.contains("Permission denied"))
+        #expect(output.split(separator: "\n").filter { $0.hasPrefix("rc=") } == ["rc=1", "rc=1"])
+    }
+
+    @Test(arguments: Mode.allCases)
+    func inputsAreReadOnly(_ mode: Mode) throws {
+        let input = fixture.data
+        #expect(try fixture.sh(mode, "cat \(input)/greeting") == "hello\n")
+        let write = try fixture.sh(mode, "echo x > \(input)/new; echo rc=$?; rm \(input)/greeting; echo rc=$?")
+        #expect(write.contains("Read-only file system"))
+        #expect(write.split(separator: "\n").filter { $0.hasPrefix("rc=") } == ["rc=1", "rc=1"])
+        let remount = try fixture.sh(mode, "mount -o remount,rw \(input); echo rc=$?; mount -o remount,bind,rw \(input); echo rc=$?")
+        #expect(remount.split(separator: "\n").filter { $0.hasPrefix("rc=") } == ["rc=1", "rc=1"])
+        // Not through a nested user namespace either: copied mounts are locked there.
+        let nested = try fixture.sh(mode, "unshare -r -m sh -c 'mount -o remount,bind,rw \(input) && echo remounted; echo x > \(input)/new2'; cat \(input)/new2")
+        #expect(!nested.contains("remounted"))
+        #expect(!HostPath.exists(fixture.realStore + "/" + input.dropFirst(11) + "/new2"))
+    }
+
+    @Test(arguments: Mode.allCases)
+    func undeclaredPathsAreAbsent(_ mode: Mode) throws {
+        #expect(try fixture.sh(mode, "test -e \(fixture.undeclared); echo $?; test -e \(fixture.base); echo $?") == "1\n1\n")
+    }
+
+    @Test(arguments: Mode.allCases)
+    func networkIsLoopbackOnly(_ mode: Mode) throws {
+        let local = try fixture.sh(mode, "nc 127.0.0.1 80 < /dev/null")
+        #expect(local.contains("Connection refused"))
+        let outside = try fixture.sh(mode, "nc 9.9.9.9 80 < /dev/null")
+        #expect(outside.contains("Network is unreachable"))
+        #expect(try fixture.sh(mode, "ls /sys/class/net 2>/dev/null; cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' '") == "lo\n")
+    }
+
+    @Test(arguments: Mode.allCases)
+    func workingDirectoryIsTheBuildTree(_ mode: Mode) throws {
+        let output = try fixture.sh(mode, "pwd; echo data > file && cat file; stat -c %a .")
+        #expect(output == "/tmp/guix-build-probe.drv-0\ndata\n700\n")
+    }
+
+    @Test(arguments: Mode.allCases)
+    func onlyStandardDescriptors(_ mode: Mode) throws {
+        // `; true` keeps the shell from exec'ing ls as pid 1 itself.
+        let fds = try fixture.sh(mode, "ls /proc/1/fd; true")
+        #expect(fds == "0\n1\n2\n")
+        let stdin = try fixture.sh(mode, "readlink /proc/1/fd/0; true")
+        #expect(stdin == "/dev/null\n")
+    }
+
+    @Test(arguments: Mode.allCases)
+    func backgroundProcessesDieWithTheBuilder(_ mode: Mode) throws {
+        let marker = "98765\(mode == .pool ? 1 : 2)"
+        let result = try fixture.probe(mode, ["sh", "-c", "sleep \(marker) & (sleep \(marker) &) ; setsid sleep \(marker) & echo started"])
+        #expect(result.status == .exited(code: 0))
+        #expect(result.output == "started\n")
+        #expect(hostProcesses(containing: "sleep \(marker)").isEmpty)
+    }
+
+    @Test(arguments: Mode.allCases)
+    func timeoutKillsTheWholeNamespace(_ mode: Mode) throws {
+        let marker = "98764\(mode == .pool ? 1 : 2)"
+        let result = try fixture.probe(mode, ["sh", "-c", "sleep \(marker) & echo started; sleep \(marker)"],
+                                       limits: .init(timeout: .milliseconds(300)))
+        #expect(result.killed == .timeout)
+        #expect(result.status == .signaled(signal: SIGKILL, coreDumped: false))
+        #expect(result.output == "started\n")
+        #expect(hostProcesses(containing: "sleep \(marker)").isEmpty)
+    }
+
+    @Test(arguments: Mode.allCases)
+    func silenceKillsAndExitCodesComeBack(_ mode: Mode) throws {
+        let silent = try fixture.probe(mode, ["sh", "-c", "echo a; sleep 5"], limits: .init(maxSilentTime: .milliseconds(200)))
+        #expect(silent.killed == .silence)
+        let failing = try fixture.probe(mode, ["sh", "-c", "exit 3"])
+        #expect(failing.status == .exited(code: 3) && failing.killed == nil)
+        let chatty = try fixture.probe(mode, ["sh", "-c", "yes"], limits: .init(maxLogBytes: 100_000))
+        #expect(chatty.killed == .logLimit)
+    }
+
+    @Test(arguments: Mode.allCases)
+    func failingSetupStepIsNamed(_ mode: Mode) throws {
+        let (env, dir) = try fixture.environment(mode, arguments: ["true"], extra: [])
+        defer { try? dir.remove() }
+        var broken = env
+        broken.extraDirectories = [(inside: "/opt/missing", outside: fixture.base + "/does-not-exist")]
+        let spec = try broken.spec()
+        let index = try #require(try stepIndex(of: "/opt/missing", in: spec))
+        #expect(throws: SandboxError.setupFailed(phase: "mountIntoChroot",
+                                                 action: "bind-mounting `\(fixture.base)/does-not-exist' to `/opt/missing'",
+                                                 step: index, errno: .noSuchFile)) {
+            _ = try Sandbox.spawn(spec)
+        }
+    }
+
+    func stepIndex(of inside: String, in spec: SandboxSpec) throws -> Int? {
+        try SetupPlan.steps(for: spec, lookup: Sandbox.hostBindSource).firstIndex { $0.op.rawValue == 8 && $0.action.contains(inside) }
+    }
+}
