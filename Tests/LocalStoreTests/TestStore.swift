@@ -68,3 +68,12 @@ func fakeInfo(_ path: StorePath, references: Set<StorePath> = [], deriver: Store
     ValidPathInfo(path: path, narHash: Hasher.hash(.sha256, path.baseName), references: references,
                   deriver: deriver, narSize: 120)
 }
+
+extension TestStore {
+    /// Runs `body` with a store handle that is closed afterwards, like a client process that
+    /// exits: its temp roots stop counting.
+    func populate<T>(_ body: (LocalStore) throws -> T) throws -> T {
+        let store = try open()
+        return try body(store)
+    }
+}

@@ -1,0 +1,61 @@
+/// Deleting store entries safely (security.md SEC-10): an entry leaves the store namespace by
+/// one rename into `<store>/trash`, then is removed by a walk that holds a directory fd at every
+/// level, opens subdirectories with openat(O_NOFOLLOW|O_DIRECTORY) and removes single names with
+/// unlinkat(dirfd, name). A racer that swaps a subdirectory for a symlink makes the open fail;
+/// the symlink itself is unlinked, its target never touched.
+import StoreFormats
+import LinuxSystem
+
+extension LocalStore {
+    /// Moves `name` (a top-level store entry) into `trash` and deletes it; returns the bytes
+    /// freed (sizes of regular files whose last link went).
+    func deleteStoreEntry(_ name: [UInt8], trash: FileDescriptor) throws(LocalStoreError) -> UInt64 {
+        do {
+            let status: FileStatus
+            do { status = try storeFD.status(at: name) } catch where error.errno == .noSuchFile { return 0 }
+            guard status.type == .directory else {
+                try storeFD.remove(at: name)
+                return status.type == .regular && status.linkCount == 1 ? UInt64(status.size) : 0
+            }
+            // Moving a directory to another parent rewrites its `..`: it must be writable.
+            let directory = try storeFD.openDirectory(at: name)
+            if status.permissions & 0o700 != 0o700 { try directory.changeMode(0o700) }
+            try directory.close()
+            let trashName = name + Array("-\(UInt64.random(in: 0...UInt64.max))".utf8)
+            try storeFD.rename(at: name, to: trash, trashName)
+            return Self.removeCounting(trash, trashName)
+        } catch { throw .system(error) }
+    }
+
+    /// Removes `name` under `parent` and everything below, fd-relative; counts freed bytes.
+    /// Errors deep in the tree (a racer, permissions) stop that branch only: what is left stays
+    /// in the trash for the next collection.
+    static func removeCounting(_ parent: FileDescriptor, _ name: [UInt8]) -> UInt64 {
+        guard let status = try? parent.status(at: name) else { return 0 }
+        guard status.type == .directory else {
+            guard (try? parent.remove(at: name)) != nil else { return 0 }
+            return status.type == .regular && status.linkCount == 1 ? UInt64(status.size) : 0
+        }
+        guard let directory = try? parent.openDirectory(at: name) else { return 0 }
+        if status.permissions & 0o700 != 0o700 { _ = try? directory.changeMode(0o700) }
+        var freed: UInt64 = 0
+        for entry in (try? directory.entryNames()) ?? [] where PathComponent.isValid(entry) {
+            freed += removeCounting(directory, entry)
+        }
+        _ = try? directory.close()
+        _ = try? parent.remove(at: name, directory: true)
+        return freed
+    }
+
+    /// `.links` entries whose only link is the one in `.links` (no store file uses them).
+    func removeUnusedLinks(results: inout GCResults) throws(LocalStoreError) {
+        do {
+            let links = try storeFD.openDirectory(at: Array(".links".utf8))
+            for name in try links.entryNames() {
+                guard let status = try? links.status(at: name), status.linkCount == 1 else { continue }
+                try links.remove(at: name)
+                results.bytesFreed += UInt64(status.size)
+            }
+        } catch { throw .system(error) }
+    }
+}

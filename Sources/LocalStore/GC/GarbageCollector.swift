@@ -1,0 +1,193 @@
+/// Garbage collection (gc.cc collectGarbage), guix-daemon.md §8.2. Under the `gc.lock` write
+/// lock: read temp roots (blocking their owners from adding more), find permanent roots, mark
+/// everything reachable — references, plus derivers of live outputs with gc-keep-derivations
+/// and outputs of live derivations with gc-keep-outputs — then delete the rest:
+///
+/// 1. invalid store entries first (interrupted adds, failed builds), sparing temp roots and
+///    `.lock`/`.chroot` files still in use;
+/// 2. dead valid paths, referrers before references: invalidate in the database (committed),
+///    move into `<store>/trash` (the name vanishes atomically), delete through directory fds;
+/// 3. stop once `maxFreed` bytes are freed; then drop `.links` entries nobody else links.
+import StoreFormats
+import LinuxSystem
+
+public struct GCOptions: Sendable {
+    public enum Action: Sendable, Equatable {
+        /// `--list-live`.
+        case returnLive
+        /// `--list-dead`.
+        case returnDead
+        /// Collect garbage.
+        case deleteDead
+        /// `--delete PATHS`: refused for live paths.
+        case deleteSpecific([StorePath])
+    }
+    public var action: Action
+    /// Delete specific paths even if reachable (root only; `--ignore-liveness`).
+    public var ignoreLiveness = false
+    /// Stop after freeing this many bytes.
+    public var maxFreed: UInt64 = .max
+
+    public init(action: Action, ignoreLiveness: Bool = false, maxFreed: UInt64 = .max) {
+        self.action = action
+        self.ignoreLiveness = ignoreLiveness
+        self.maxFreed = maxFreed
+    }
+}
+
+public struct GCResults: Sendable {
+    /// Absolute paths listed or deleted.
+    public var paths: [String] = []
+    public var bytesFreed: UInt64 = 0
+    public init() {}
+}
+
+extension LocalStore {
+    public func collectGarbage(_ options: GCOptions) throws(LocalStoreError) -> GCResults {
+        let gcLock = try GCLock(layout: layout, kind: .write, wait: true)
+        defer { _ = gcLock }
+        let (tempRoots, tempRootLocks) = try readTempRoots()
+        defer { _ = tempRootLocks }
+        var roots = Set(try findRoots().values)
+        for text in tempRoots { if let p = try? parseStorePath(text) { roots.insert(p) } }
+        let live = try liveSet(from: roots)
+        var results = GCResults()
+
+        switch options.action {
+        case .returnLive:
+            results.paths = live.map(absolute).sorted()
+            return results
+        case .returnDead:
+            results.paths = try queryAllValidPaths().filter { !live.contains($0) }.map(absolute).sorted()
+            return results
+        case .deleteSpecific(let paths):
+            var doomed = Set<StorePath>()
+            for path in paths {
+                guard try isValidPath(path) else { continue }
+                if live.contains(path) && !options.ignoreLiveness { throw .pathStillAlive(absolute(path)) }
+                // Its referrers go first; all are dead, or the path would be alive.
+                doomed.formUnion(try referrerClosure(path))
+            }
+            if options.ignoreLiveness {
+                // Only the named paths; refuse if something else still refers to them.
+                for path in doomed where !paths.contains(path) { doomed.remove(path) }
+            }
+            try deletePaths(doomed, options: options, results: &results)
+        case .deleteDead:
+            try deleteInvalidEntries(tempRoots: tempRoots, results: &results)
+            let dead = Set(try queryAllValidPaths()).subtracting(live)
+            try deletePaths(dead, options: options, results: &results)
+            try removeUnusedLinks(results: &results)
+        }
+        return results
+    }
+
+    /// Everything reachable from `roots` under the liveness rules.
+    func liveSet(from roots: Set<StorePath>) throws(LocalStoreError) -> Set<StorePath> {
+        var live = Set<StorePath>()
+        var pending = Array(roots)
+        while let path = pending.popLast() {
+            guard !live.contains(path), try database.isValid(path) else { continue }
+            live.insert(path)
+            pending += try database.references(path)
+            if configuration.gcKeepDerivations, let deriver = try database.queryPathInfo(path)?.deriver,
+               !live.contains(deriver), try database.derivationOutputs(deriver).contains(where: { $0.path == path }) {
+                pending.append(deriver)
+            }
+            if configuration.gcKeepOutputs && path.isDerivation {
+                for (_, output) in try database.derivationOutputs(path) { pending.append(output) }
+            }
+        }
+        return live
+    }
+
+    /// `path` and every valid path that refers to it, transitively.
+    func referrerClosure(_ path: StorePath) throws(LocalStoreError) -> Set<StorePath> {
+        var closure = Set<StorePath>()
+        var pending = [path]
+        while let p = pending.popLast() {
+            guard closure.insert(p).inserted else { continue }
+            pending += try database.referrers(p)
+        }
+        return closure
+    }
+
+    /// Deletes `paths` (all dead), referrers first, in batches of one transaction each.
+    func deletePaths(_ paths: Set<StorePath>, options: GCOptions, results: inout GCResults) throws(LocalStoreError) {
+        let ordered = try referrersFirst(paths)
+        let batchSize = options.maxFreed == .max ? 256 : 1
+        let trash = try openTrash()
+        var index = 0
+        while index < ordered.count && results.bytesFreed < options.maxFreed {
+            let batch = Array(ordered[index..<min(index + batchSize, ordered.count)])
+            index += batch.count
+            try database.db.transaction { () throws(LocalStoreError) in
+                for path in batch { try database.deleteValidPath(path) }
+            }
+            for path in batch {
+                results.bytesFreed += try deleteStoreEntry(Array(path.baseName.utf8), trash: trash)
+                results.paths.append(absolute(path))
+            }
+        }
+        try? storeFD.removeTree(at: Array("trash".utf8))
+    }
+
+    /// A topological order of `paths` in which every path comes after all its referrers.
+    func referrersFirst(_ paths: Set<StorePath>) throws(LocalStoreError) -> [StorePath] {
+        var order: [StorePath] = []
+        var done = Set<StorePath>()
+        for start in paths.sorted() where !done.contains(start) {
+            // Iterative post-order over referrers: a path is emitted once its referrers are.
+            var stack: [(StorePath, [StorePath])] = [(start, try database.referrers(start))]
+            done.insert(start)
+            while !stack.isEmpty {
+                let top = stack.count - 1
+                if let next = stack[top].1.popLast() {
+                    if paths.contains(next) && !done.contains(next) {
+                        done.insert(next)
+                        stack.append((next, try database.referrers(next)))
+                    }
+                } else {
+                    order.append(stack[top].0)
+                    stack.removeLast()
+                }
+            }
+        }
+        return order
+    }
+
+    /// Invalid top-level entries of the store: leftovers of interrupted adds and failed builds.
+    func deleteInvalidEntries(tempRoots: Set<String>, results: inout GCResults) throws(LocalStoreError) {
+        let names: [[UInt8]]
+        do { names = try storeFD.entryNames() } catch { throw .system(error) }
+        let trash = try openTrash()
+        for name in names {
+            let text = String(decoding: name, as: UTF8.self)
+            if text == ".links" || text == "trash" { continue }
+            let full = layout.storePath + "/" + text
+            if tempRoots.contains(full) { continue }
+            if text.hasSuffix(".lock") || text.hasSuffix(".chroot") {
+                let owner = String(text[..<(text.lastIndex(of: ".") ?? text.endIndex)])
+                if tempRoots.contains(layout.storePath + "/" + owner) { continue }
+                if text.hasSuffix(".lock") {
+                    // In use by a live locker? Take it ourselves, mark it stale, then delete.
+                    guard let fd = try? storeFD.open(at: name, [.readWrite, .noFollow]),
+                          (try? fd.lock(.write, wait: false)) == true else { continue }
+                    _ = try? storeFD.remove(at: name)
+                    _ = try? fd.writeAll([UInt8(ascii: "d")])
+                    continue
+                }
+            }
+            if let path = try? StorePath(baseName: text, rules: .nix), try isValidPath(path) { continue }
+            if text.hasPrefix(".tmp-link-") { continue }  // a deduplication rename in flight
+            results.bytesFreed += try deleteStoreEntry(name, trash: trash)
+        }
+    }
+
+    private func openTrash() throws(LocalStoreError) -> FileDescriptor {
+        do {
+            do { try storeFD.makeDirectory(at: Array("trash".utf8), mode: 0o700) } catch where error.errno == .fileExists {}
+            return try storeFD.openDirectory(at: Array("trash".utf8))
+        } catch { throw .system(error) }
+    }
+}
