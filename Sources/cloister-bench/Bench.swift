@@ -11,6 +11,7 @@ struct Bench {
     static let all: [(name: String, run: @Sendable (BenchDirectory) throws -> Void)] = [
         ("nix32", Nix32Bench.run),
         ("aterm", ATermBench.run),
+        ("nar", NARBench.run),
     ]
 
     static func main() {
