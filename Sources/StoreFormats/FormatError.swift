@@ -16,6 +16,8 @@ public enum FormatError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidDerivationOutput(String, reason: String)
     /// An input derivation that could not be loaded while hashing (path, why).
     case unresolvedDerivation(String, reason: String)
+    /// A libgcrypt s-expression (Guix keys and signatures) that cannot be read.
+    case invalidSExpression(offset: Int, reason: String)
 
     public var description: String {
         switch self {
@@ -32,6 +34,7 @@ public enum FormatError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidKey(let text, let reason): "invalid key '\(text)': \(reason)"
         case .invalidDerivationOutput(let name, let reason): "invalid derivation output '\(name)': \(reason)"
         case .unresolvedDerivation(let path, let reason): "cannot load input derivation '\(path)': \(reason)"
+        case .invalidSExpression(let offset, let reason): "invalid s-expression at byte \(offset): \(reason)"
         }
     }
 }

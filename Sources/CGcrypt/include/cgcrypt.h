@@ -27,4 +27,28 @@ void cg_md_close(void *handle);
 /// One-shot digest.
 void cg_md_hash(int algo, const void *bytes, size_t length, uint8_t *out);
 
+// Signatures (signature.c). Every function returns 0 on success, CG_BAD_SIGNATURE when a
+// well-formed signature does not verify, or another libgcrypt error code (see cg_strerror)
+// when an input is malformed; callers never see a libgcrypt handle.
+
+/// gcry_err_code_t of a signature that is well formed but wrong (GPG_ERR_BAD_SIGNATURE).
+enum { CG_BAD_SIGNATURE = 8 };
+
+/// A short English description of an error code returned below.
+const char *cg_strerror(int code);
+
+/// Ed25519 (RFC 8032, pure EdDSA): the 32-byte public key of a 32-byte secret seed.
+int cg_ed25519_public_from_seed(const uint8_t *seed32, uint8_t *public32);
+/// Ed25519: the 64-byte signature (R || S) of `message` under the key derived from `seed32`.
+int cg_ed25519_sign(const uint8_t *seed32, const void *message, size_t length, uint8_t *signature64);
+/// Ed25519: 0 when `signature64` signs `message` under `public32`.
+int cg_ed25519_verify(const uint8_t *public32, const void *message, size_t length, const uint8_t *signature64);
+
+/// gcry_pk_verify over three s-expressions (canonical or advanced form, each `length` bytes):
+/// `(sig-val …)`, `(data …)` and `(public-key …)`. This is how Guix checks its narinfo and
+/// archive signatures; the curve and scheme come from the key and the data's flags.
+int cg_sexp_verify(const void *signature, size_t signature_length,
+                   const void *data, size_t data_length,
+                   const void *key, size_t key_length);
+
 #endif
