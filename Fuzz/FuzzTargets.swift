@@ -12,6 +12,8 @@ enum FuzzTargets {
         "store-path": StorePathTarget.run,
         "nar": NARTarget.run,
         "aterm": ATermTarget.run,
+        "narinfo": NarInfoTarget.run,
+        "sexp": SExpressionTarget.run,
     ]
 
     static let selected: (@Sendable (UnsafeRawBufferPointer) -> Void)? = {

@@ -10,6 +10,7 @@ struct Cloister {
         ("nar", "write a tree as a NAR, or restore a NAR to a new tree", NarCommand.run),
         ("derivation", "show .drv files as JSON (like `nix show-derivation`)", DerivationCommand.run),
         ("setup", "create the build users or the daemon's user, the store and state directories", SetupCommand.run),
+        ("store-path", "compute the store path of a text, source or fixed-output object", StorePathCommand.run),
     ]
 
     static func main() {
