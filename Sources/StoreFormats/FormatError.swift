@@ -14,6 +14,8 @@ public enum FormatError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidKey(String, reason: String)
     /// A derivation output that is not what its derivation says it must be (name, why).
     case invalidDerivationOutput(String, reason: String)
+    /// A derivation field given as a value (not parsed from bytes) that is not valid (field, why).
+    case invalidDerivationField(String, reason: String)
     /// An input derivation that could not be loaded while hashing (path, why).
     case unresolvedDerivation(String, reason: String)
     /// A libgcrypt s-expression (Guix keys and signatures) that cannot be read.
@@ -33,6 +35,7 @@ public enum FormatError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidSignature(let text, let reason): "invalid signature '\(text)': \(reason)"
         case .invalidKey(let text, let reason): "invalid key '\(text)': \(reason)"
         case .invalidDerivationOutput(let name, let reason): "invalid derivation output '\(name)': \(reason)"
+        case .invalidDerivationField(let field, let reason): "invalid derivation \(field): \(reason)"
         case .unresolvedDerivation(let path, let reason): "cannot load input derivation '\(path)': \(reason)"
         case .invalidSExpression(let offset, let reason): "invalid s-expression at byte \(offset): \(reason)"
         }
