@@ -14,13 +14,15 @@ let package = Package(
         .target(name: "CGcrypt", linkerSettings: [.linkedLibrary("gcrypt"), .linkedLibrary("gpg-error")]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "CSandbox"),
+        // zlib and libbzip2 for build logs.
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev", "libbz2-dev"])]),
 
         .target(name: "LinuxSystem", dependencies: ["CSandbox"]),
         .target(name: "StoreFormats", dependencies: ["CGcrypt"]),
         .target(name: "WorkerProtocol", dependencies: ["StoreFormats"]),
         .target(name: "LocalStore", dependencies: ["StoreFormats", "LinuxSystem", "CSQLite"]),
         .target(name: "Sandbox", dependencies: ["LinuxSystem", "CSandbox"]),
-        .target(name: "Builder", dependencies: ["StoreFormats", "LocalStore", "Sandbox", "LinuxSystem"]),
+        .target(name: "Builder", dependencies: ["StoreFormats", "LocalStore", "Sandbox", "LinuxSystem", "CZlib"]),
         .target(name: "Daemon", dependencies: ["StoreFormats", "WorkerProtocol", "LocalStore", "Builder", "LinuxSystem"]),
 
         .executableTarget(name: "cloister", dependencies: ["StoreFormats", "WorkerProtocol", "LocalStore", "LinuxSystem"]),
@@ -35,6 +37,7 @@ let package = Package(
         .testTarget(name: "LocalStoreTests", dependencies: ["LocalStore", "StoreFormats", "LinuxSystem"]),
         .testTarget(name: "WorkerProtocolTests", dependencies: ["WorkerProtocol", "StoreFormats"]),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "LinuxSystem"]),
+        .testTarget(name: "BuilderTests", dependencies: ["Builder", "LocalStore", "StoreFormats", "Sandbox", "LinuxSystem"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "WorkerProtocol", "StoreFormats", "LocalStore", "LinuxSystem"]),
     ]
 )

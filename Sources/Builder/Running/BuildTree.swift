@@ -1,0 +1,82 @@
+/// The two directories a chroot build lives in, and how they go away:
+/// - the chroot `<store>/<drv>.chroot` (0750, daemon-owned) holding `top` (0750, group = build
+///   group in pool mode), which becomes `/`; inside the store so outputs can be renamed into
+///   place after canonicalisation (SEC-09);
+/// - the build tree (Sandbox's `BuildDirectory`, SEC-03/SEC-12).
+/// Keep-failed (`-K`, §4.8) makes the tree safe and hands it to the client (SEC-03).
+import LinuxSystem
+import Sandbox
+import StoreFormats
+
+struct ChrootDirectory {
+    let name: [UInt8]
+    let path: String
+    var topPath: String { path + "/top" }
+
+    static func create(for drvPath: StorePath, storeFD: FileDescriptor, storePath: String, groupID: UInt32?) throws(BuildError) -> ChrootDirectory {
+        let name = Array((drvPath.baseName + ".chroot").utf8)
+        let path = storePath + "/" + drvPath.baseName + ".chroot"
+        do {
+            try storeFD.removeTree(at: name)
+            try storeFD.makeDirectory(at: name, mode: 0o750)
+            let chroot = try storeFD.openDirectory(at: name)
+            try chroot.changeMode(0o750)
+            try chroot.makeDirectory(at: Array("top".utf8), mode: 0o750)
+            let top = try chroot.openDirectory(at: "top")
+            try top.changeMode(0o750)
+            if let groupID { try top.changeOwner(0, groupID) }
+        } catch { throw .system(error) }
+        return ChrootDirectory(name: name, path: path)
+    }
+
+    func remove(storeFD: FileDescriptor) {
+        try? storeFD.removeTree(at: name)
+    }
+}
+
+enum KeptBuildTree {
+    /// §4.8: `top` 0755; for a known non-root client, strip s-bits and group/world write,
+    /// refuse devices, chown everything to the client (fd-relative, no symlink following), then
+    /// pivot `top` out of the daemon-owned wrapper so the client gets `<TMPDIR>/guix-build-…`.
+    /// Returns the path kept.
+    static func keep(_ directory: BuildDirectory, clientUID: Int64, clientGID: Int64) throws(BuildError) -> String {
+        do {
+            let wrapper = try FileDescriptor.open(directory.hostPath, [.readOnly, .directory, .noFollow])
+            let top = try wrapper.openDirectory(at: "top")
+            try top.changeMode(0o755)
+            guard clientUID > 0 else { return directory.topPath }
+            let gid = clientGID > 0 ? UInt32(clientGID) : UInt32.max
+            try secure(top, uid: UInt32(clientUID), gid: gid)
+            try top.changeOwner(UInt32(clientUID), gid)
+            let parent = try FileDescriptor.open(directory.parent, [.readOnly, .directory])
+            let pivot = Array((directory.name + ".pivot").utf8)
+            try parent.rename(at: Array(directory.name.utf8), to: parent, pivot)
+            let pivotFD = try parent.openDirectory(at: pivot)
+            try pivotFD.rename(at: Array("top".utf8), to: parent, Array(directory.name.utf8))
+            try parent.remove(at: pivot, directory: true)
+            return directory.hostPath
+        } catch { throw .system(error) }
+    }
+
+    /// secureFilePerms + chown, recursively under `directory` (whose own mode is handled by
+    /// the caller). FIFOs and sockets are tolerated in a kept tree; devices are removed.
+    static func secure(_ directory: FileDescriptor, uid: UInt32, gid: UInt32) throws(SystemError) {
+        for name in try directory.entryNames() {
+            let status = try directory.status(at: name)
+            switch status.type {
+            case .symlink:
+                try directory.changeOwner(at: name, uid, gid)
+            case .directory:
+                let child = try directory.openDirectory(at: name)
+                try child.changeMode(status.permissions & 0o0755)
+                try secure(child, uid: uid, gid: gid)
+                try child.changeOwner(uid, gid)
+            case .regular, .fifo, .socket:
+                try directory.changeMode(at: name, status.permissions & 0o0755)
+                try directory.changeOwner(at: name, uid, gid)
+            default:
+                try directory.remove(at: name)
+            }
+        }
+    }
+}

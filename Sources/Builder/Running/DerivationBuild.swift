@@ -1,0 +1,204 @@
+/// Building one derivation, start to finish (guix-daemon.md §1, §2, §4): lock the outputs,
+/// skip what is valid, refuse cached failures, take a build user (pool mode) or a user
+/// namespace, make the build tree and chroot, spawn the sandbox, stream the log to the client
+/// and the log file under the limits, then map the exit status to Guix's message or register
+/// the outputs. The chroot, and failed outputs with it, never outlive the build (SEC-13,
+/// SEC-14: only missing outputs are ever touched, valid paths never are).
+import StoreFormats
+import LocalStore
+import Sandbox
+import LinuxSystem
+
+struct DerivationBuild {
+    let plan: BuildPlan
+    let store: SharedStore
+    let settings: BuildSettings
+    let events: EventChannel
+    let pool: BuildUserPool?
+
+    var drvText: String { plan.derivationPath.absolute(in: plan.storeDirectory) }
+    var goalName: String { "building of `\(drvText)'" }
+
+    func run() -> BuildResult {
+        let start = WallClock.secondsSinceEpoch
+        var result: BuildResult
+        do {
+            result = try build()
+        } catch {
+            result = BuildResult(status: status(of: error), errorMessage: error.description)
+        }
+        if result.startTime == 0 { result.startTime = start }
+        result.stopTime = WallClock.secondsSinceEpoch
+        if settings.printBuildTrace {
+            switch result.status {
+            case .built: events.message("@ build-succeeded \(drvText) -")
+            case .alreadyValid, .substituted: break
+            case .timedOut: events.message("@ build-failed \(drvText) - timeout")
+            case .cachedFailure: events.message("@ build-failed \(drvText) - cached")
+            default: events.message("@ build-failed \(drvText) - 1 \(result.errorMessage)")
+            }
+        }
+        return result
+    }
+
+    private func status(of error: BuildError) -> BuildResult.Status {
+        switch error {
+        case .outputRejected: return .outputRejected
+        case .hashMismatch, .buildFailed: return plan.fixedOutput ? .transientFailure : .permanentFailure
+        default: return .miscFailure
+        }
+    }
+
+    private func build() throws(BuildError) -> BuildResult {
+        let outputPaths = plan.outputs.values.sorted()
+        let absolutes = outputPaths.map { $0.absolute(in: plan.storeDirectory) }
+        // Output locks: a second build of the same derivation (any thread or process) waits
+        // here, then finds the outputs valid.
+        let held: PathLocks?
+        do { held = try PathLocks.lock(absolutes, wait: true) } catch { throw .store(error) }
+        guard let locks = held else { throw .misc("cannot lock the outputs of `\(drvText)'") }
+        defer { locks.release() }
+
+        let valid = try store.query { try $0.queryValidPaths(outputPaths) }
+        var missing: [String: StorePath] = [:]
+        for (name, path) in plan.outputs where !valid.contains(path) { missing[name] = path }
+        if missing.isEmpty {
+            locks.deleteOnRelease = true
+            return BuildResult(status: .alreadyValid, builtOutputs: plan.outputs)
+        }
+        if settings.cacheFailures {
+            for path in missing.values where try store.query({ try $0.hasFailedPath(path) }) {
+                return BuildResult(status: .cachedFailure, errorMessage: "builder for `\(drvText)' failed previously (cached)")
+            }
+        }
+
+        let buildUser = try pool.map { (pool) throws(BuildError) in try pool.acquire() }
+        defer { buildUser?.release() }
+        try buildUser?.killProcesses()
+
+        let storeFD: FileDescriptor
+        do {
+            storeFD = try FileDescriptor.open(plan.storeDirectory.path, [.readOnly, .directory])
+            // Invalid leftovers at an output path (a crashed build) go first.
+            for path in missing.values { try storeFD.removeTree(at: Array(path.baseName.utf8)) }
+        } catch { throw .system(error) }
+
+        let owner = buildUser.map { Ownership(uid: $0.uid, gid: $0.gid) }
+        let buildDirectory: BuildDirectory
+        do { buildDirectory = try BuildDirectory.create(temporaryDirectory: settings.temporaryDirectory,
+                                                        derivationName: plan.derivationName, owner: owner) }
+        catch { throw .sandbox(error) }
+        var keepTree = false
+        defer { if !keepTree { try? buildDirectory.remove() } }
+
+        let chroot = try ChrootDirectory.create(for: plan.derivationPath, storeFD: storeFD, storePath: plan.storeDirectory.path,
+                                                groupID: buildUser?.gid)
+        defer { chroot.remove(storeFD: storeFD) }
+
+        let identity: SandboxIdentity
+        if let buildUser {
+            identity = .buildUser(uid: buildUser.uid, gid: buildUser.gid, supplementaryGroups: buildUser.supplementaryGroups)
+        } else {
+            identity = .userNamespace(insideUID: 30001, insideGID: 30000, hostUID: ProcessIdentity.userID, hostGID: ProcessIdentity.groupID)
+        }
+        let spec: SandboxSpec
+        do {
+            spec = try plan.chrootEnvironment(chrootDirectory: chroot.topPath, buildDirectory: buildDirectory, identity: identity).spec()
+        } catch {
+            if case .invalidSpec(let reason) = error { throw .buildFailed(reason) }
+            throw .sandbox(error)
+        }
+
+        let logFile = settings.keepLog
+            ? try BuildLogFile(logDirectory: store.layout.logDirectory, drvPath: plan.derivationPath, compression: settings.logCompression)
+            : nil
+        let startTime = WallClock.secondsSinceEpoch
+        let paths = missing.values.sorted().map { "`\($0.absolute(in: plan.storeDirectory))'" }.joined(separator: ", ")
+        events.message("building path(s) \(paths)")
+
+        let process: SandboxProcess
+        do { process = try Sandbox.spawn(spec) } catch {
+            try? logFile?.close()
+            if case .invalidSpec(let reason) = error { throw .buildFailed(reason) }
+            if case .setupFailed = error { throw .buildFailed(error.description) }
+            throw .sandbox(error)
+        }
+        if settings.printBuildTrace {
+            events.message("@ build-started \(drvText) - \(plan.derivation.platform) \(logFile?.path ?? "") \(process.pid)")
+        }
+        let limits = SandboxProcess.Limits(
+            timeout: settings.buildTimeout > 0 ? .seconds(settings.buildTimeout) : nil,
+            maxSilentTime: settings.maxSilentTime > 0 ? .seconds(settings.maxSilentTime) : nil,
+            maxLogBytes: settings.maxLogSize > 0 ? settings.maxLogSize : nil)
+        let drvText = self.drvText
+        let events = self.events
+        let outcome: SandboxProcess.Outcome
+        do {
+            outcome = try process.wait(limits: limits) { chunk in
+                try? logFile?.write(chunk)
+                events.send(.output(derivation: drvText, bytes: Array(chunk)))
+            }
+        } catch {
+            try? logFile?.close()
+            throw .sandbox(error)
+        }
+        try? logFile?.close()
+        // Pool mode: SandboxProcess has killed every process of the build user by now.
+
+        if let failure = failure(outcome) {
+            if settings.cacheFailures && failure.status == .permanentFailure {
+                for path in missing.values { _ = try? store.query { try $0.addFailedPath(path) } }
+            }
+            if settings.keepFailed {
+                keepTree = true
+                if let kept = try? KeptBuildTree.keep(buildDirectory, clientUID: settings.clientUID, clientGID: settings.clientGID) {
+                    events.message("note: keeping build directory `\(kept)'")
+                }
+            }
+            return BuildResult(status: failure.status, errorMessage: failure.message, timesBuilt: 1,
+                               startTime: startTime, stopTime: WallClock.secondsSinceEpoch)
+        }
+
+        let registration = OutputRegistration(plan: plan, store: store, buildUID: buildUser?.uid, deduplicate: settings.deduplicate)
+        do {
+            _ = try registration.register(missing: missing, chrootTop: chroot.topPath)
+        } catch {
+            if case .hashMismatch(let path, let algorithm, let expected, let actual) = error, settings.printBuildTrace {
+                events.message("@ hash-mismatch \(path) \(algorithm) \(expected) \(actual)")
+            }
+            if settings.keepFailed {
+                keepTree = true
+                if let kept = try? KeptBuildTree.keep(buildDirectory, clientUID: settings.clientUID, clientGID: settings.clientGID) {
+                    events.message("note: keeping build directory `\(kept)'")
+                }
+            }
+            throw error
+        }
+        locks.deleteOnRelease = true
+        return BuildResult(status: .built, timesBuilt: 1, startTime: startTime, stopTime: WallClock.secondsSinceEpoch,
+                           builtOutputs: plan.outputs)
+    }
+
+    /// §1.13 and §4.1: kills and non-zero exits, with Guix's messages.
+    private func failure(_ outcome: SandboxProcess.Outcome) -> (status: BuildResult.Status, message: String)? {
+        switch outcome.killed {
+        case .timeout?:
+            return (.timedOut, "\(goalName) timed out after \(settings.buildTimeout) seconds")
+        case .silence?:
+            return (.timedOut, "\(goalName) timed out after \(settings.maxSilentTime) seconds of silence")
+        case .logLimit?:
+            return (.logLimitExceeded, "\(goalName) killed after writing more than \(settings.maxLogSize) bytes of log output")
+        case nil:
+            break
+        }
+        let status: BuildResult.Status = plan.fixedOutput ? .transientFailure : .permanentFailure
+        switch outcome.status {
+        case .exited(let code) where code == 0:
+            return nil
+        case .exited(let code):
+            return (status, "builder for `\(drvText)' failed with exit code \(code)")
+        case .signaled:
+            return (status, "builder for `\(drvText)' failed due to \(outcome.status)")
+        }
+    }
+}

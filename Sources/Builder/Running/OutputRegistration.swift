@@ -1,0 +1,128 @@
+/// After a successful builder (guix-daemon.md §4.2): for each missing output, found inside the
+/// chroot through directory fds (no symlink following): it must exist; the top level must not
+/// be group/world-writable and, in pool mode, must belong to the build user; it is
+/// canonicalised (LocalStore), a fixed output's hash is checked, then it is renamed into the
+/// store (SEC-09: never visible before canonicalisation), its NAR hashed and scanned for
+/// references (candidates: input closure + own outputs), checked against allowed/disallowed
+/// references/requisites, deduplicated, and all outputs are registered in one transaction.
+import StoreFormats
+import LocalStore
+import LinuxSystem
+
+struct OutputRegistration {
+    let plan: BuildPlan
+    let store: SharedStore
+    let buildUID: UInt32?
+    let deduplicate: Bool
+
+    var drvText: String { plan.derivationPath.absolute(in: plan.storeDirectory) }
+
+    /// Registers `missing` (output name → path); returns the infos registered. On failure no
+    /// output is left in the store.
+    func register(missing: [String: StorePath], chrootTop: String) throws(BuildError) -> [ValidPathInfo] {
+        let storeFD: FileDescriptor
+        let inChroot: FileDescriptor
+        do {
+            storeFD = try FileDescriptor.open(plan.storeDirectory.path, [.readOnly, .directory])
+            var fd = try FileDescriptor.open(chrootTop, [.readOnly, .directory, .noFollow])
+            for component in plan.storeDirectory.path.split(separator: "/") { fd = try fd.openDirectory(at: Array(component.utf8)) }
+            inChroot = fd
+        } catch { throw .system(error) }
+
+        var moved: [StorePath] = []
+        do throws(BuildError) {
+            let names = missing.keys.sorted(by: Derivation.byteOrder)
+            for name in names {
+                guard let path = missing[name] else { continue }
+                try prepare(path, in: inChroot)
+                try checkFixedOutput(path, chrootTop: chrootTop)
+                try moveIntoStore(path, from: inChroot, storeFD: storeFD)
+                moved.append(path)
+            }
+            var infos: [ValidPathInfo] = []
+            let candidates = plan.inputClosure.union(plan.outputs.values)
+            let byHashPart = Dictionary(candidates.map { ($0.hashPart, $0) }, uniquingKeysWith: { a, _ in a })
+            for path in moved {
+                let absolute = path.absolute(in: plan.storeDirectory)
+                let scanner: ReferenceScanner
+                do { scanner = try ReferenceScanner(hashParts: byHashPart.keys.sorted()) } catch { throw .format(error) }
+                let result: (sink: TeeSink<Hasher, ReferenceScanner>, size: UInt64)
+                do { result = try NARDumper.dump(path: absolute, to: TeeSink(Hasher(.sha256), scanner)) }
+                catch { throw .buildFailed("cannot read output `\(absolute)': \(error)") }
+                let references = Set(result.sink.second.found.compactMap { byHashPart[$0] })
+                infos.append(ValidPathInfo(path: path, narHash: result.sink.first.finish(), references: references,
+                                           deriver: plan.derivationPath, narSize: result.size))
+            }
+            try ReferenceConstraints(plan: plan, store: store).check(infos)
+            if deduplicate {
+                for path in moved { try store.query { try $0.deduplicate(path) } }
+            }
+            try store.query { try $0.registerValidPaths(infos) }
+            return infos
+        } catch {
+            for path in moved { try? storeFD.removeTree(at: Array(path.baseName.utf8)) }
+            throw error
+        }
+    }
+
+    /// Existence, top-level permission/ownership, canonicalisation.
+    private func prepare(_ path: StorePath, in directory: FileDescriptor) throws(BuildError) {
+        let absolute = path.absolute(in: plan.storeDirectory)
+        let name = Array(path.baseName.utf8)
+        let status: FileStatus
+        do { status = try directory.status(at: name) } catch {
+            if error.errno == .noSuchFile { throw .buildFailed("builder for `\(drvText)' failed to produce output path `\(absolute)'") }
+            throw .system(error)
+        }
+        if status.type != .symlink {
+            let badOwner = buildUID.map { status.owner != $0 } ?? false
+            if status.permissions & 0o022 != 0 || badOwner {
+                throw .outputRejected("suspicious ownership or permission on `\(absolute)'; rejecting this build output")
+            }
+        }
+        do { try store.query { try $0.canonicaliseNewObject(in: directory, name: name, displayPath: absolute) } }
+        catch { throw .outputRejected("\(error)") }
+    }
+
+    /// §1.9: flat outputs must be a non-executable regular file; the hash must match.
+    private func checkFixedOutput(_ path: StorePath, chrootTop: String) throws(BuildError) {
+        guard let fixed = plan.derivation.fixedOutput, fixed.path == path else { return }
+        let absolute = path.absolute(in: plan.storeDirectory)
+        let inChroot = chrootTop + absolute
+        let actual: Hash
+        do {
+            switch fixed.method {
+            case .recursive:
+                actual = try NARDumper.hash(path: inChroot, algorithm: fixed.hash.algorithm).hash
+            default:
+                let fd = try FileDescriptor.open(inChroot, [.readOnly, .noFollow])
+                let status = try fd.status()
+                guard status.type == .regular, !status.isOwnerExecutable else {
+                    throw BuildError.buildFailed("output path `\(absolute)' should be a non-executable regular file")
+                }
+                let hasher = Hasher(fixed.hash.algorithm)
+                hasher.update(try fd.readAll())
+                actual = hasher.finish()
+            }
+        } catch let error as BuildError { throw error } catch { throw .buildFailed("cannot hash `\(absolute)': \(error)") }
+        guard actual == fixed.hash else {
+            throw .hashMismatch(path: absolute, algorithm: fixed.hash.algorithm.rawValue,
+                                expected: fixed.hash.nix32, actual: actual.nix32)
+        }
+    }
+
+    /// rename(2) into the store; a directory needs its write bit for the rename (its `..`
+    /// changes), then gets mode 0555 and mtime 1 back.
+    private func moveIntoStore(_ path: StorePath, from directory: FileDescriptor, storeFD: FileDescriptor) throws(BuildError) {
+        let name = Array(path.baseName.utf8)
+        do {
+            let status = try directory.status(at: name)
+            if status.type == .directory { try directory.changeMode(at: name, 0o755) }
+            try directory.renameNoReplace(at: name, to: storeFD, name)
+            if status.type == .directory {
+                try storeFD.changeMode(at: name, 0o555)
+                try storeFD.setModificationTime(at: name, 1)
+            }
+        } catch { throw .system(error) }
+    }
+}

@@ -1,0 +1,123 @@
+/// Runs a `GoalGraph` (guix-daemon.md §5) on threads: inputs before dependents, at most
+/// `maxBuildJobs` builds at once (each on its own thread: builds block on pipes and pidfds),
+/// output locks so that a derivation another thread or process is building is waited for and
+/// then found valid, dependents of a failure fail with DependencyFailed, and without
+/// keep-going no new build starts after the first failure.
+import StoreFormats
+import LocalStore
+import LinuxSystem
+
+final class Scheduler: @unchecked Sendable {
+    private let store: SharedStore
+    private let settings: BuildSettings
+    private let events: EventChannel
+    private let pool: BuildUserPool?
+    private let lock = ConditionLock()
+    // Guarded by `lock`.
+    private var finished: [(StorePath, BuildResult)] = []
+    private var running = 0
+
+    init(store: SharedStore, settings: BuildSettings, events: EventChannel, pool: BuildUserPool?) {
+        self.store = store
+        self.settings = settings
+        self.events = events
+        self.pool = pool
+    }
+
+    /// Runs every goal; returns a result for each (DependencyFailed, or MiscFailure when
+    /// stopped before starting, for those not run).
+    func run(_ graph: GoalGraph) -> [StorePath: BuildResult] {
+        var results: [StorePath: BuildResult] = [:]
+        var waitingOn: [StorePath: Int] = [:]
+        for (path, goal) in graph.goals { waitingOn[path] = goal.dependencies.count }
+        var ready = graph.initiallyReady()
+        var stopped = false
+        var threads: [SystemThread] = []
+
+        if settings.maxBuildJobs == 0 && !graph.goals.isEmpty {
+            let message = "unable to start any build; either increase `--max-jobs' or enable distributed builds"
+            for path in graph.goals.keys { results[path] = BuildResult(status: .miscFailure, errorMessage: message) }
+            return results
+        }
+
+        lock.lock()
+        while true {
+            while running < settings.maxBuildJobs, !stopped, !ready.isEmpty {
+                let path = ready.removeFirst()
+                guard let goal = graph.goals[path] else { continue }
+                running += 1
+                lock.unlock()
+                let started = start(goal)
+                lock.lock()
+                if let started { threads.append(started) } else {
+                    running -= 1
+                    finished.append((path, BuildResult(status: .miscFailure, errorMessage: "cannot start a build thread")))
+                }
+            }
+            if finished.isEmpty {
+                if running == 0 { break }
+                lock.wait()
+                continue
+            }
+            let batch = finished
+            finished.removeAll()
+            for (path, result) in batch {
+                results[path] = result
+                if result.isSuccess {
+                    for dependent in (graph.goals[path]?.dependents ?? []).sorted() {
+                        waitingOn[dependent, default: 0] -= 1
+                        if waitingOn[dependent] == 0 { ready.append(dependent) }
+                    }
+                } else {
+                    if !settings.keepGoing { stopped = true }
+                    failDependents(of: path, graph: graph, results: &results, cause: path)
+                }
+            }
+        }
+        lock.unlock()
+        for thread in threads { thread.join() }
+        for path in graph.goals.keys where results[path] == nil {
+            results[path] = BuildResult(status: .miscFailure, errorMessage: "build of `\(store.layout.absolute(path))' was not started")
+        }
+        return results
+    }
+
+    private func failDependents(of path: StorePath, graph: GoalGraph, results: inout [StorePath: BuildResult], cause: StorePath) {
+        var pending = Array(graph.goals[path]?.dependents ?? [])
+        while let dependent = pending.popLast() {
+            guard results[dependent] == nil else { continue }
+            let message = "dependency `\(store.layout.absolute(cause))' of `\(store.layout.absolute(dependent))' failed"
+            results[dependent] = BuildResult(status: .dependencyFailed, errorMessage: message)
+            pending += graph.goals[dependent]?.dependents ?? []
+        }
+    }
+
+    private func start(_ goal: Goal) -> SystemThread? {
+        try? SystemThread.start { [self] in
+            let result = self.runGoal(goal)
+            self.lock.withLock {
+                self.finished.append((goal.drvPath, result))
+                self.running -= 1
+                self.lock.broadcast()
+            }
+        }
+    }
+
+    private func runGoal(_ goal: Goal) -> BuildResult {
+        let plan: BuildPlan
+        do {
+            let closure = try store.query { (s) throws -> Set<StorePath> in
+                try BuildPlanner.inputClosure(of: goal.derivation, store: s)
+            }
+            plan = try BuildPlanner.plan(derivationPath: goal.drvPath, derivation: goal.derivation, inputClosure: closure,
+                                         store: store.layout.storeDirectory, settings: settings)
+        } catch {
+            if settings.printBuildTrace {
+                events.message("@ build-failed \(store.layout.absolute(goal.drvPath)) - 1 \(error.description)")
+            }
+            let status: BuildResult.Status = { if case .buildFailed = error { return .permanentFailure } else { return .miscFailure } }()
+            return BuildResult(status: status, errorMessage: error.description)
+        }
+        return DerivationBuild(plan: plan, store: store, settings: settings, events: events, pool: pool).run()
+    }
+}
