@@ -6,6 +6,7 @@ import Glibc
 struct Cloister {
     /// name → (one-line summary, entry point taking the arguments after the command name).
     static let commands: [(name: String, summary: String, run: @Sendable ([String]) throws -> Int32)] = [
+        ("gc", "collect garbage and query the store (like `guix gc`)", GCCommand.run),
         ("hash", "print the hash of a file or tree (like `guix hash`)", HashCommand.run),
         ("nar", "write a tree as a NAR, or restore a NAR to a new tree", NarCommand.run),
         ("derivation", "show .drv files as JSON (like `nix show-derivation`)", DerivationCommand.run),

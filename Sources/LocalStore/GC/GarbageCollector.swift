@@ -191,3 +191,10 @@ extension LocalStore {
         } catch { throw .system(error) }
     }
 }
+
+extension LocalStore {
+    /// Free bytes on the store's file system (for `gc -F`).
+    public func availableSpace() throws(LocalStoreError) -> UInt64 {
+        do { return try storeFD.availableBytes() } catch { throw .system(error) }
+    }
+}
