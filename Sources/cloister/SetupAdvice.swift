@@ -49,14 +49,13 @@ struct UserNamespaceCheck {
                 probe = "unshare --user --mount as uid \(ProcessIdentity.effectiveUserID)"
             }
             if let (program, arguments) = command {
+                let attempt = probe ?? "unshare --user"
                 do {
                     let result = try Program.run(program, arguments)
                     probeWorked = result.status.isSuccess
-                    if !result.status.isSuccess {
-                        probe! += " failed: \(result.diagnostic)"
-                    }
+                    if !result.status.isSuccess { probe = attempt + " failed: \(result.diagnostic)" }
                 } catch {
-                    probe! += " could not run: \(error)"
+                    probe = attempt + " could not run: \(error)"
                 }
             }
         }
