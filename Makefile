@@ -9,7 +9,7 @@ DESTDIR ?=
 # Seconds each fuzz target runs: `make fuzz` (long) and the smoke run inside `make test`.
 FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 10
-FUZZ_TARGETS ?= store-path
+FUZZ_TARGETS ?= store-path nar aterm narinfo sexp
 
 # Debian packages the build and the tests use. Installed only when something is missing, so a
 # second `make test` asks apt nothing.
@@ -18,6 +18,8 @@ APT_PACKAGES := libgcrypt20-dev libsqlite3-dev zlib1g-dev libbz2-dev nix-bin bus
 
 .PHONY: all build release test deps check-architecture swift-test fuzz fuzz-build fuzz-smoke \
         bench demo install clean
+
+include Makefile.install
 
 all: build
 
