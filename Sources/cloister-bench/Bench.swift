@@ -12,6 +12,7 @@ struct Bench {
         ("nix32", Nix32Bench.run),
         ("aterm", ATermBench.run),
         ("nar", NARBench.run),
+        ("spawn", SpawnBench.run),
     ]
 
     static func main() {
