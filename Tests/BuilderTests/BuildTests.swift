@@ -1,0 +1,201 @@
+import Testing
+import Glibc
+import StoreFormats
+import LocalStore
+import LinuxSystem
+@testable import Builder
+
+/// Real builds of busybox derivations in a private store, as root, in both daemon modes:
+/// build-user pool (guixbuilder01..04 in guixbuild) and user namespace (no build group).
+@Suite(.serialized, .tags(.large), .enabled(if: geteuid() == 0 && BuildFixture.hasBusybox))
+struct BuildTests {
+    enum Mode: String, CaseIterable { case pool, userNamespace }
+
+    func settings(_ fixture: BuildFixture, _ mode: Mode) throws -> BuildSettings {
+        var s = fixture.settings
+        if mode == .pool {
+            try #require(ensureBuildUsers())
+            s.buildUsersGroup = "guixbuild"
+        }
+        return s
+    }
+
+    /// A 3-level DAG: a ← b1, b2 ← c. References are recorded exactly.
+    @Test(arguments: Mode.allCases)
+    func threeLevelDAG(_ mode: Mode) throws {
+        let f = try BuildFixture()
+        let a = try f.derivation("a", script: "mkdir $out; echo hello from a; echo a > $out/a")
+        let b1 = try f.derivation("b1", script: "mkdir $out; echo $in0 > $out/ref", inputs: [a])
+        let b2 = try f.derivation("b2", script: "mkdir $out; cat $in0/a > $out/copy", inputs: [a])
+        let c = try f.derivation("c", script: "mkdir $out; echo $in0 $in1 > $out/refs; id -u > $out/uid", inputs: [b1, b2])
+        var s = try settings(f, mode)
+        s.maxBuildJobs = 2
+        let log = EventLog()
+        let results = Builder(store: f.store, settings: s).build([.derivation(c)]) { log.append($0) }
+        #expect(results.count == 1)
+        #expect(results[0].status == .built, "\(results[0].errorMessage) \(log.messages)")
+        #expect(results[0].builtOutputs["out"] == f.output(c))
+
+        let outA = try #require(f.output(a)), outB1 = try #require(f.output(b1))
+        let outB2 = try #require(f.output(b2)), outC = try #require(f.output(c))
+        for p in [outA, outB1, outB2, outC] { #expect(try f.store.isValidPath(p)) }
+        #expect(Set(try f.store.queryReferences(outA)) == [])
+        #expect(Set(try f.store.queryReferences(outB1)) == [outA])
+        #expect(Set(try f.store.queryReferences(outB2)) == [])
+        #expect(Set(try f.store.queryReferences(outC)) == [outB1, outB2])
+        #expect(try f.store.queryPathInfo(outC)?.deriver == c)
+        #expect(shell("cat '\(f.absolute(outB2))/copy'") == "a\n")
+        let uid = shell("cat '\(f.absolute(outC))/uid'")?.filter { !$0.isWhitespace }
+        if mode == .userNamespace {
+            #expect(uid == "30001")
+        } else {
+            #expect(uid != "0" && uid != nil && uid != "30001")
+        }
+        // Canonical: root-owned (the daemon), 0555 dirs, mtime 1.
+        #expect(shell("stat -c '%a %u %Y' '\(f.absolute(outC))'") == "555 0 1\n")
+        #expect(log.output.contains("hello from a"))
+        // Rebuild: everything valid.
+        let again = Builder(store: f.store, settings: s).build([.derivation(c)])
+        #expect(again[0].status == .alreadyValid)
+        // No chroot or build tree left behind.
+        #expect(shell("ls '\(f.root)/tmp'") == "")
+        #expect(shell("ls -a '\(f.root)/store' | grep -c chroot") == nil)
+    }
+
+    @Test(arguments: Mode.allCases)
+    func outputsAreCanonicalised(_ mode: Mode) throws {
+        let f = try BuildFixture()
+        let script = """
+            mkdir -p $out/bin $out/d; cp $PATH/busybox $out/bin/x; chmod 6755 $out/bin/x; chmod 0777 $out/d
+            echo data > $out/d/file; chmod 0666 $out/d/file; ln -s x $out/bin/link
+            """
+        let drv = try f.derivation("perms", script: script)
+        let results = Builder(store: f.store, settings: try settings(f, mode)).build([.derivation(drv)])
+        #expect(results[0].status == .built, "\(results[0].errorMessage)")
+        let out = f.absolute(try #require(f.output(drv)))
+        #expect(shell("stat -c '%a %Y' '\(out)/bin/x' '\(out)/d' '\(out)/d/file' '\(out)/bin' '\(out)'")
+                == "555 1\n555 1\n444 1\n555 1\n555 1\n")
+        #expect(shell("stat -c '%Y' '\(out)/bin/link'") == "1\n")
+        #expect(shell("find '\(out)' ! -type l -perm /7022 | wc -l")?.filter { !$0.isWhitespace } == "0")
+    }
+
+    @Test(arguments: Mode.allCases)
+    func failingBuilderIsReportedWithGuixsMessage(_ mode: Mode) throws {
+        let f = try BuildFixture()
+        let drv = try f.derivation("fails", script: "echo about to fail; mkdir $out; exit 3")
+        var s = try settings(f, mode)
+        s.cacheFailures = true
+        let results = Builder(store: f.store, settings: s).build([.derivation(drv)])
+        #expect(results[0].status == .permanentFailure)
+        #expect(results[0].errorMessage == "builder for `\(f.absolute(drv))' failed with exit code 3")
+        #expect(workerExitStatus(results) == 100)
+        let out = try #require(f.output(drv))
+        #expect(!(try f.store.isValidPath(out)))
+        #expect(shell("test -e '\(f.absolute(out))'") == nil)
+        // The log was written, gzip-compressed.
+        let logPath = try #require(BuildLogFile.find(logDirectory: f.configuration.layout.logDirectory, drvPath: drv))
+        #expect(logPath.hasSuffix(".gz"))
+        #expect(shell("gzip -dc '\(logPath)'") == "about to fail\n")
+        // --cache-failures: the next attempt fails at once.
+        let cached = Builder(store: f.store, settings: s).build([.derivation(drv)])
+        #expect(cached[0].status == .cachedFailure)
+        #expect(cached[0].errorMessage == "builder for `\(f.absolute(drv))' failed previously (cached)")
+    }
+
+    @Test func writableTopLevelOutputIsRejected() throws {
+        let f = try BuildFixture()
+        let drv = try f.derivation("writable", script: "mkdir $out; chmod 0777 $out")
+        let results = Builder(store: f.store, settings: f.settings).build([.derivation(drv)])
+        #expect(results[0].status == .outputRejected)
+        let out = f.absolute(try #require(f.output(drv)))
+        #expect(results[0].errorMessage == "suspicious ownership or permission on `\(out)'; rejecting this build output")
+        #expect(shell("test -e '\(out)'") == nil)
+    }
+
+    @Test func missingOutputAndDependencyFailure() throws {
+        let f = try BuildFixture()
+        let a = try f.derivation("no-output", script: "true")
+        let b = try f.derivation("dependent", script: "mkdir $out", inputs: [a])
+        let results = Builder(store: f.store, settings: f.settings).build([.derivation(b)])
+        #expect(results[0].status == .dependencyFailed)
+        let first = Builder(store: f.store, settings: f.settings).build([.derivation(a)])
+        let out = f.absolute(try #require(f.output(a)))
+        #expect(first[0].errorMessage == "builder for `\(f.absolute(a))' failed to produce output path `\(out)'")
+    }
+
+    @Test func allowedReferencesAreEnforced() throws {
+        let f = try BuildFixture()
+        let a = try f.derivation("dep", script: "mkdir $out")
+        let b = try f.derivation("refers", script: "mkdir $out; echo $in0 > $out/r", inputs: [a],
+                                 env: ["allowedReferences": ""])
+        let results = Builder(store: f.store, settings: f.settings).build([.derivation(b)])
+        let outA = f.absolute(try #require(f.output(a))), outB = f.absolute(try #require(f.output(b)))
+        #expect(results[0].status == .outputRejected)
+        #expect(results[0].errorMessage == "output (`\(outB)') is not allowed to refer to path `\(outA)'")
+    }
+
+    @Test func timeoutAndSilence() throws {
+        let f = try BuildFixture()
+        let drv = try f.derivation("slow", script: "sleep 30")
+        var s = f.settings
+        s.maxSilentTime = 1
+        let results = Builder(store: f.store, settings: s).build([.derivation(drv)])
+        #expect(results[0].status == .timedOut)
+        #expect(results[0].errorMessage == "building of `\(f.absolute(drv))' timed out after 1 seconds of silence")
+        #expect(workerExitStatus(results) == 101)
+    }
+
+    /// Two requests (two threads, two store connections) for the same derivation: one build.
+    @Test(arguments: Mode.allCases)
+    func concurrentRequestsBuildOnce(_ mode: Mode) throws {
+        let f = try BuildFixture()
+        let drv = try f.derivation("shared", script: "sleep 1; mkdir $out")
+        let s = try settings(f, mode)
+        let configuration = f.configuration
+        let collected = ResultBox()
+        let threads = try (0..<2).map { _ in
+            try SystemThread.start {
+                guard let store = try? LocalStore(configuration: configuration) else { return }
+                collected.add(Builder(store: store, settings: s).build([.derivation(drv)])[0].status)
+            }
+        }
+        threads.forEach { $0.join() }
+        #expect(collected.statuses.sorted { $0.rawValue < $1.rawValue } == [.built, .alreadyValid])
+    }
+
+    @Test func poolExhaustionGivesGuixsMessage() throws {
+        let f = try BuildFixture()
+        try #require(ensureBuildUsers())
+        let pool = BuildUserPool(groupName: "guixbuild", directory: f.root + "/state/userpool")
+        let members = try #require(try GroupAccount.named("guixbuild")).members.count
+        var held: [BuildUser] = []
+        for _ in 0..<members { held.append(try pool.acquire()) }
+        #expect(Set(held.map(\.uid)).count == members)
+        #expect(held.allSatisfy { $0.gid == held[0].gid })
+        do {
+            _ = try pool.acquire()
+            Issue.record("acquired more users than the group has")
+        } catch {
+            #expect(error.description == "all build users are currently in use; consider creating additional users and adding them to the `guixbuild' group")
+        }
+        held[0].release()
+        #expect((try? pool.acquire()) != nil)
+    }
+
+    @Test func backgroundProcessesOfABuildUserDie() throws {
+        let f = try BuildFixture()
+        var s = try settings(f, .pool)
+        s.maxBuildJobs = 1
+        let drv = try f.derivation("forks", script: "(sleep 1000 &) ; mkdir $out")
+        let results = Builder(store: f.store, settings: s).build([.derivation(drv)])
+        #expect(results[0].status == .built)
+        #expect(shell("pgrep -u guixbuilder01,guixbuilder02,guixbuilder03,guixbuilder04 -f 'sleep 1000'") == nil)
+    }
+}
+
+final class ResultBox: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var values: [BuildResult.Status] = []
+    func add(_ s: BuildResult.Status) { lock.withLock { values.append(s) } }
+    var statuses: [BuildResult.Status] { lock.withLock { values } }
+}
