@@ -163,6 +163,19 @@ struct NarInfoTests {
         #expect(try NarInfo(parsing: Self.minimal, in: .nix).rendered == Self.minimal)
     }
 
+    /// A narinfo near the size limit made of many short lines parses and renders in linear time.
+    @Test func manyLinesStayFast() throws {
+        var text = Self.minimal
+        for i in 0..<20_000 { text += "X\(i % 7): v\n" }
+        let clock = ContinuousClock()
+        let elapsed = try clock.measure {
+            let info = try NarInfo(parsing: text, in: .nix)
+            #expect(info.otherFields.count == 20_000)
+            #expect(info.rendered == text)
+        }
+        #expect(elapsed < .seconds(10), "\(elapsed)")
+    }
+
     /// Property: changing any one field's value changes what a signature covers (the Nix
     /// fingerprint or the Guix signed part), or is outside it by design.
     @Test func fingerprintBindsPathHashSizeAndReferences() throws {

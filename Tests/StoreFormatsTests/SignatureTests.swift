@@ -136,6 +136,22 @@ struct SignatureTests {
         }
     }
 
+    /// Differential (security.md §5.5): changing any single byte of the signed part fails.
+    @Test func everySignedByteMatters() throws {
+        let keys = try Self.guixKeys()
+        for entry in try Vectors.json("narinfo.json").objects("guix") {
+            let bytes = Array(try entry.string("narinfo").utf8)
+            let signedCount = try #require(GuixSignature.signedPart(of: bytes)).count
+            for index in 0..<signedCount {
+                var mutated = bytes
+                mutated[index] = mutated[index] == UInt8(ascii: "a") ? UInt8(ascii: "b") : UInt8(ascii: "a")
+                #expect(throws: FormatError.self, "byte \(index)") {
+                    try NarInfo(verifyingGuixSignatureOf: mutated, in: .guix, authorizedKeys: keys)
+                }
+            }
+        }
+    }
+
     @Test func tamperedGuixSignatureValueFails() throws {
         let keys = try Self.guixKeys()
         let entry = try Vectors.json("narinfo.json").objects("guix")[0]
@@ -171,6 +187,38 @@ struct SignatureTests {
         let early = edit(text, "System: x86_64-linux", "System: Signature:")
         #expect(throws: FormatError.self) {
             try NarInfo(verifyingGuixSignatureOf: Array(early.utf8), in: .guix, authorizedKeys: keys)
+        }
+    }
+}
+
+@Suite(.tags(.small))
+struct GuixACLTests {
+    @Test func readsTheImportKeysOfAnACL() throws {
+        let q1 = "8D156F295D24B0D9A86FA5741A840FF2D24F60F7B6C4134814AD55625971B394"
+        let q2 = "7D602902D3A2DBB83F8A0FB98602A754C5493B0B778C8D1DD4E0F41DE14DE34F"
+        let acl = """
+            (acl
+             (entry
+              (public-key
+               (ecc
+                (curve Ed25519)
+                (q #\(q1)#)))
+              (tag
+               (guix import)))
+             (entry (public-key (ecc (curve Ed25519) (q #\(q2)#))) (tag (guix other))))
+            """
+        let keys = try GuixPublicKey.authorizedKeys(acl: Array(acl.utf8))
+        #expect(keys.map { $0.q.map { Base16.encode($0).uppercased() } } == [q1])
+        #expect(try GuixPublicKey.authorizedKeys(acl: Array("(acl)".utf8)).isEmpty)
+        for bad in ["(acl (entry))", "(list)", "(acl (entry (public-key (ecc (curve Ed25519) (q #00#))) (tag (guix import))))"] {
+            #expect(throws: FormatError.self, "\(bad)") { try GuixPublicKey.authorizedKeys(acl: Array(bad.utf8)) }
+        }
+    }
+
+    @Test func rejectsMalformedKeys() {
+        for bad in ["(public-key)", "(public-key (ecc (curve Ed25519)))", "(public-key (dsa (p #00#)))", "(private-key (ecc (curve Ed25519) (q #00#)))",
+                    "(public-key (ecc (curve Ed25519) (q #0011#)))", "(public-key (rsa (n #00#)))"] {
+            #expect(throws: FormatError.self, "\(bad)") { try GuixPublicKey(parsing: bad) }
         }
     }
 }

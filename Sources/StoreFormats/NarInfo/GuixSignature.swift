@@ -156,3 +156,25 @@ public struct GuixPublicKey: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { sexp.description }
 }
+
+extension GuixPublicKey {
+    /// The keys an `/etc/guix/acl` file authorises for imports and substitutes:
+    /// `(acl (entry (public-key …) (tag (guix import))) …)`. Entries with another tag grant
+    /// nothing and are skipped; a malformed file or key is an error, never a silent empty list.
+    public static func authorizedKeys(acl bytes: some Collection<UInt8>) throws(FormatError) -> [GuixPublicKey] {
+        let acl = try SExpression(parsing: bytes)
+        guard acl.isList(named: "acl"), let entries = acl.elements?.dropFirst() else {
+            throw .invalidKey(acl.description, reason: "expected (acl (entry …) …)")
+        }
+        let importTag = SExpression.list([.token("tag"), .list([.token("guix"), .token("import")])])
+        var keys: [GuixPublicKey] = []
+        for entry in entries {
+            guard entry.isList(named: "entry"), let parts = entry.elements, parts.count == 3,
+                  parts[1].isList(named: "public-key"), parts[2].isList(named: "tag") else {
+                throw .invalidKey(entry.description, reason: "expected (entry (public-key …) (tag …))")
+            }
+            if parts[2] == importTag { keys.append(try GuixPublicKey(parts[1])) }
+        }
+        return keys
+    }
+}

@@ -119,7 +119,8 @@ public struct NarInfo: Hashable, Sendable {
     // MARK: rendering
 
     /// The value of the `index`-th line with key `field`, nil if the narinfo has no such value.
-    func value(of field: Field, _ index: Int) -> String? {
+    /// `others` is `otherFields` grouped by key (grouped once: a narinfo may have many lines).
+    func value(of field: Field, _ index: Int, others: [String: [String]]) -> String? {
         func at<T>(_ array: [T], _ render: (T) -> String?) -> String? {
             index < array.count ? render(array[index]) : nil
         }
@@ -138,7 +139,7 @@ public struct NarInfo: Hashable, Sendable {
         case .sig: return at(signatures) { $0.description }
         case .ca: return single ? contentAddress?.description : nil
         case .signature: return single ? guixSignature?.description : nil
-        case .other(let key): return at(otherFields.filter { $0.key == key }) { $0.value }
+        case .other(let key): return at(others[key] ?? []) { $0 }
         }
     }
 
@@ -163,15 +164,16 @@ public struct NarInfo: Hashable, Sendable {
         var out: [(key: String, value: String)] = []
         var done = Set<Slot>()
         var counts: [Field: Int] = [:]
+        let others = Dictionary(grouping: otherFields, by: \.key).mapValues { $0.map(\.value) }
         for field in layout {
             let index = counts[field, default: 0]
             counts[field] = index + 1
-            if let value = value(of: field, index), done.insert(Slot(field: field, index: index)).inserted {
+            if let value = value(of: field, index, others: others), done.insert(Slot(field: field, index: index)).inserted {
                 out.append((field.key, value))
             }
         }
         for (field, index) in defaultOrder where !done.contains(Slot(field: field, index: index)) {
-            if let value = value(of: field, index) { out.append((field.key, value)) }
+            if let value = value(of: field, index, others: others) { out.append((field.key, value)) }
         }
         return out
     }
