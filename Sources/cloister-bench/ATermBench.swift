@@ -40,6 +40,7 @@ enum ATermBench {
         } while now() - start < 2.0
         let seconds = now() - start
         let parseRate = megabytes * Double(rounds) / seconds
+        let drvRate = Double(files.count * rounds) / seconds
         precondition(parsed > 0)
 
         let drvs = try files.map { try Derivation(aterm: $0, store: .guix) }
@@ -54,7 +55,7 @@ enum ATermBench {
 
         print("bench aterm: \(files.count) derivations, \(format(megabytes)) MB, mean \(total / files.count) bytes")
         report("aterm-parse", value: parseRate, unit: "MB/s", reference: scanRate, referenceName: "quote scan")
-        report("aterm-parse-drvs", value: Double(files.count * rounds) / seconds, unit: "drvs/s")
+        report("aterm-parse-drvs", value: drvRate, unit: "drvs/s")
         report("aterm-render", value: renderRate, unit: "MB/s", reference: scanRate, referenceName: "quote scan")
     }
 

@@ -300,6 +300,18 @@ struct ATermParser {
         var out: [UInt8] = []
         var runStart = position
         while true {
+            // Skip eight ordinary bytes at a time: a word with no byte below 0x23 (controls,
+            // space, '!', '"') and none equal to '\\' cannot end or escape anything.
+            while bytes.count - position >= 8 {
+                let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: position, as: UInt64.self))
+                let ones: UInt64 = 0x0101_0101_0101_0101
+                let highs: UInt64 = 0x8080_8080_8080_8080
+                let below = (word &- ones &* 0x23) & ~word & highs
+                let slashes = word ^ (ones &* 0x5C)
+                let slash = (slashes &- ones) & ~slashes & highs
+                if below | slash != 0 { break }
+                position += 8
+            }
             guard position < bytes.count else { throw error(open, "unterminated string") }
             let byte = bytes[position]
             // Most bytes are ordinary: everything above '"' except '\\'.
