@@ -77,3 +77,15 @@ struct NARVectorTests {
         #expect(NAR.regularFile(Array("Hello World!".utf8)) == hello)
     }
 }
+
+@Suite("NAR byte sources", .tags(.small))
+struct NARByteSourceTests {
+    @Test(arguments: [1, 7, 64, 1 << 20])
+    func bufferedSourceDeliversTheSameBytes(capacity: Int) throws {
+        let nar = try NARTestVectors.bytes("nar/complicated.nar")
+        let reader = NARReader(source: BufferedSource(TrickleSource(nar, step: 13), capacity: capacity), chunkSize: 16)
+        var writer = NARWriter(sink: [UInt8]())
+        try reader.read(into: &writer)
+        #expect(writer.sink == nar)
+    }
+}
