@@ -21,7 +21,7 @@ public struct BuildDirectory: Sendable {
     /// `owner` (pool mode) receives `top` through fchown on the fd, never by path.
     public static func create(temporaryDirectory: String, derivationName: String, owner: Ownership?) throws(SandboxError) -> BuildDirectory {
         let base = "guix-build-" + derivationName
-        guard PathComponent.isValid(Array(base.utf8)), base.utf8.count < 200 else {
+        guard PathComponent.isValid(Array(derivationName.utf8)), base.utf8.count < 200 else {
             throw .buildDirectory(path: base, reason: "not a valid file name")
         }
         let parent: String

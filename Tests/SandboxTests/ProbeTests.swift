@@ -135,6 +135,22 @@ struct ProbeTests {
     }
 
     @Test(arguments: Mode.allCases)
+    func buildTreeStaysPrivateOnTheHost(_ mode: Mode) throws {
+        // SEC-03/SEC-05: the builder may open up its tree, but the daemon-owned 0700 wrapper
+        // keeps every other user (and any other process of the build uid) out.
+        let (env, dir) = try fixture.environment(mode, arguments: ["sh", "-c", "chmod 0777 . && echo x > f && chmod 0666 f && chmod 0777 .. ; true"])
+        defer { try? dir.remove() }
+        let outcome = try Sandbox.spawn(try env.spec()).wait()
+        #expect(outcome.status == .exited(code: 0))
+        #expect(dir.hostPath.hasPrefix(fixture.temporaryDirectory + "/guix-build-probe.drv-"))
+        #expect(try HostPath.status(dir.topPath)?.permissions == 0o777)
+        let wrapper = try #require(try HostPath.status(dir.hostPath))
+        #expect(wrapper.permissions == 0o700 && wrapper.owner == 0)
+        let (status, output) = try capture(["/usr/sbin/runuser", "-u", "nobody", "--", "/bin/busybox", "cat", dir.topPath + "/f"])
+        #expect(status != 0 && output.contains("Permission denied"))
+    }
+
+    @Test(arguments: Mode.allCases)
     func onlyStandardDescriptors(_ mode: Mode) throws {
         // `; true` keeps the shell from exec'ing ls as pid 1 itself.
         let fds = try fixture.sh(mode, "ls /proc/1/fd; true")
