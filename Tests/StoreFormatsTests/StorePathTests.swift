@@ -171,6 +171,10 @@ struct StorePathTests {
         #expect(throws: FormatError.self) { try StorePath(baseName: hash + "-.x", rules: .guix) }
         #expect(try StorePath(baseName: hash + "-.x", rules: .nix).name == ".x")
         #expect(throws: FormatError.self) { try StorePath(digest: [1, 2], name: "x") }
+        // A combining mark after the store directory's slash: another byte string, not a path.
+        #expect(throws: FormatError.self) { try StorePath(parsing: "/nix/store/\u{301}" + hash + "-x", in: .nix) }
+        #expect(throws: FormatError.self) { try StoreDirectory.nix.storePath(containing: "/nix/store/" + hash + "-x\u{301}/bin") }
+        #expect(try StoreDirectory.nix.storePath(containing: "/nix/store/" + hash + "-x/\u{301}").name == "x")
         #expect(throws: FormatError.self) { try StoreDirectory("relative") }
         #expect(throws: FormatError.self) { try StoreDirectory("/") }
         #expect(try StoreDirectory("/gnu/store//").path == "/gnu/store")

@@ -58,14 +58,16 @@ public struct StorePath: Hashable, Comparable, Sendable, CustomStringConvertible
     public init(parsing path: some StringProtocol, in storeDirectory: StoreDirectory, rules: StorePathName.Rules = .nix) throws(FormatError) {
         let text = String(path)
         let prefix = storeDirectory.path + "/"
-        guard text.hasPrefix(prefix) else {
+        // Bytes, not Characters: String comparison is by Unicode canonical equivalence, which
+        // would let a byte-different spelling of the store directory through.
+        guard text.utf8.starts(with: prefix.utf8) else {
             throw .invalidStorePath(text, reason: "not in the store \(storeDirectory.path)")
         }
-        let rest = text.dropFirst(prefix.count)
-        guard !rest.contains("/") else {
+        let rest = text.utf8.dropFirst(prefix.utf8.count)
+        guard !rest.contains(UInt8(ascii: "/")) else {
             throw .invalidStorePath(text, reason: "not a top-level store path")
         }
-        try self.init(baseName: rest, rules: rules)
+        try self.init(baseName: String(decoding: rest, as: UTF8.self), rules: rules)
     }
 
     /// The absolute path in `storeDirectory`.
@@ -101,14 +103,14 @@ public struct StoreDirectory: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Whether `path` names something inside this store (the store path itself or below it).
-    public func contains(_ path: String) -> Bool { path.hasPrefix(self.path + "/") }
+    public func contains(_ path: String) -> Bool { path.utf8.starts(with: (self.path + "/").utf8) }
 
     /// The top-level store path of an absolute path inside the store (`/gnu/store/h-x/bin/sh`
     /// gives `h-x`).
     public func storePath(containing path: String, rules: StorePathName.Rules = .nix) throws(FormatError) -> StorePath {
         guard contains(path) else { throw .invalidStorePath(path, reason: "not in the store \(self.path)") }
-        let rest = path.dropFirst(self.path.count + 1)
-        let base = rest.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        return try StorePath(baseName: base, rules: rules)
+        let rest = path.utf8.dropFirst(self.path.utf8.count + 1)
+        let base = rest.prefix { $0 != UInt8(ascii: "/") }
+        return try StorePath(baseName: String(decoding: base, as: UTF8.self), rules: rules)
     }
 }
