@@ -29,7 +29,7 @@ let package = Package(
         .executableTarget(name: "cloister-daemon", dependencies: ["Daemon", "LinuxSystem"]),
 
         // The benchmarks behind `make bench` (release build, ratios against same-run references).
-        .executableTarget(name: "cloister-bench", dependencies: ["StoreFormats", "WorkerProtocol", "LocalStore", "LinuxSystem", "Sandbox"]),
+        .executableTarget(name: "cloister-bench", dependencies: ["StoreFormats", "WorkerProtocol", "LocalStore", "LinuxSystem", "Sandbox", "Builder"]),
         // One libFuzzer binary for every parser (Fuzz/FuzzTargets.swift; `make fuzz`).
         .executableTarget(name: "cloister-fuzz", dependencies: ["StoreFormats", "WorkerProtocol"], path: "Fuzz"),
 

@@ -13,6 +13,7 @@ struct Bench {
         ("aterm", ATermBench.run),
         ("nar", NARBench.run),
         ("spawn", SpawnBench.run),
+        ("build", BuildBench.run),
     ]
 
     static func main() {

@@ -51,7 +51,7 @@ final class BuildFixture {
     /// Writes a derivation running `script` with busybox sh; `inputs` are input derivations
     /// (their `out`), exported to the script as `$in0`, `$in1`, ….
     func derivation(_ name: String, script: String, inputs: [StorePath] = [], outputs: [String] = ["out"],
-                    env extra: [String: String] = [:]) throws -> StorePath {
+                    env extra: [String: String] = [:], fixed: (IngestionMethod, Hash)? = nil) throws -> StorePath {
         var env: [[UInt8]: [UInt8]] = [:]
         env[Array("PATH".utf8)] = Array((absolute(busybox) + "/bin").utf8)
         env[Array("name".utf8)] = Array(name.utf8)
@@ -60,7 +60,9 @@ final class BuildFixture {
             env[Array("in\(i)".utf8)] = Array(absolute(out).utf8)
         }
         for (k, v) in extra { env[Array(k.utf8)] = Array(v.utf8) }
-        var drv = Derivation(outputs: Dictionary(uniqueKeysWithValues: outputs.map { ($0, DerivationOutput.inputAddressed(busybox)) }),
+        let outputKinds: [String: DerivationOutput] = fixed.map { ["out": .fixed(busybox, method: $0.0, hash: $0.1)] }
+            ?? Dictionary(uniqueKeysWithValues: outputs.map { ($0, DerivationOutput.inputAddressed(busybox)) })
+        var drv = Derivation(outputs: outputKinds,
                              inputDerivations: Dictionary(uniqueKeysWithValues: inputs.map { ($0, Set(["out"])) }),
                              inputSources: [busybox], platform: "x86_64-linux",
                              builder: Array((absolute(busybox) + "/bin/sh").utf8),

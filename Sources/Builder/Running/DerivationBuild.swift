@@ -51,6 +51,8 @@ struct DerivationBuild {
 
     private func build() throws(BuildError) -> BuildResult {
         let outputPaths = plan.outputs.values.sorted()
+        // Temp roots: no GC may take the outputs (or the .drv) between build and client roots.
+        try store.query { (s) throws in for path in outputPaths + [plan.derivationPath] { try s.addTempRoot(path) } }
         let absolutes = outputPaths.map { $0.absolute(in: plan.storeDirectory) }
         // Output locks: a second build of the same derivation (any thread or process) waits
         // here, then finds the outputs valid.
@@ -94,6 +96,7 @@ struct DerivationBuild {
         var keepTree = false
         defer { if !keepTree { try? buildDirectory.remove() } }
 
+        try ReferencesGraph.write(plan: plan, store: store, buildDirectory: buildDirectory, owner: owner)
         let chroot = try ChrootDirectory.create(for: plan.derivationPath, storeFD: storeFD, storePath: plan.storeDirectory.path,
                                                 groupID: buildUser?.gid)
         defer { chroot.remove(storeFD: storeFD) }

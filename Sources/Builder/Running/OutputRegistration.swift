@@ -36,7 +36,11 @@ struct OutputRegistration {
                 guard let path = missing[name] else { continue }
                 try prepare(path, in: inChroot)
                 try checkFixedOutput(path, chrootTop: chrootTop)
-                try moveIntoStore(path, from: inChroot, storeFD: storeFD)
+                if plan.fixedOutput {
+                    try moveFreshCopyIntoStore(path, chrootTop: chrootTop, storeFD: storeFD)
+                } else {
+                    try moveIntoStore(path, from: inChroot, storeFD: storeFD)
+                }
                 moved.append(path)
             }
             var infos: [ValidPathInfo] = []
@@ -108,6 +112,28 @@ struct OutputRegistration {
         guard actual == fixed.hash else {
             throw .hashMismatch(path: absolute, algorithm: fixed.hash.algorithm.rawValue,
                                 expected: fixed.hash.nix32, actual: actual.nix32)
+        }
+    }
+
+    /// Fixed outputs (SEC-04, CVE-2024-27297; SEC-17): the network lets a builder hand an fd
+    /// on its output to an outside process, so what is registered is a fresh copy, restored
+    /// from the NAR into a daemon-private 0700 directory in the store (exclusive creation, no
+    /// symlink following), canonicalised again, then renamed into place.
+    private func moveFreshCopyIntoStore(_ path: StorePath, chrootTop: String, storeFD: FileDescriptor) throws(BuildError) {
+        let absolute = path.absolute(in: plan.storeDirectory)
+        let privateName = ".tmp-fixed-\(ProcessIdentity.processID)-\(path.hashPart)"
+        let name = Array(path.baseName.utf8)
+        do {
+            try storeFD.removeTree(at: Array(privateName.utf8))
+            try storeFD.makeDirectory(at: Array(privateName.utf8), mode: 0o700)
+            defer { try? storeFD.removeTree(at: Array(privateName.utf8)) }
+            let privateFD = try storeFD.openDirectory(at: privateName)
+            var restorer = NARRestorer(in: privateFD, name: name)
+            try NARDumper.dump(path: chrootTop + absolute, into: &restorer)
+            try store.query { try $0.canonicaliseNewObject(in: privateFD, name: name, displayPath: absolute) }
+            try moveIntoStore(path, from: privateFD, storeFD: storeFD)
+        } catch let error as BuildError { throw error } catch {
+            throw .buildFailed("cannot copy fixed output `\(absolute)': \(error)")
         }
     }
 
