@@ -48,27 +48,46 @@ struct DerivationNixInstantiateTests {
         Dictionary(uniqueKeysWithValues: pairs.map { (Array($0.key.utf8), Array($0.value.utf8)) })
     }
 
-    @Test func sameBytesAndPathsAsNix28() throws {
-        let temp = FileManager.default.temporaryDirectory.appendingPathComponent("cloister-drv-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        try FileManager.default.createDirectory(at: temp, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: temp) }
-        let file = temp.appendingPathComponent("x.nix")
-        try Self.expression.write(to: file, atomically: true, encoding: .utf8)
-
+    /// Runs `tool` with `arguments` in a Nix environment rooted in `temp`; (status, stdout).
+    static func run(_ tool: String, _ arguments: [String], temp: URL, extra: [String: String] = [:]) throws -> (Int32, Data) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/nix-instantiate")
-        process.arguments = ["--store", "local?root=\(temp.path)/root", file.path]
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
         process.environment = [
             "NIX_STORE_DIR": "/gnu/store", "NIX_STATE_DIR": "\(temp.path)/state", "NIX_LOG_DIR": "\(temp.path)/log",
             "NIX_CONF_DIR": temp.path, "HOME": temp.path, "PATH": "/usr/bin:/bin",
-        ]
+        ].merging(extra) { $1 }
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
         let stdout = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        try #require(process.terminationStatus == 0)
+        return (process.terminationStatus, stdout)
+    }
+
+    static func temporaryDirectory() throws -> URL {
+        let temp = FileManager.default.temporaryDirectory.appendingPathComponent("cloister-drv-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: temp, withIntermediateDirectories: true)
+        try expression.write(to: temp.appendingPathComponent("x.nix"), atomically: true, encoding: .utf8)
+        return temp
+    }
+
+    /// The `cloister` executable of this build (beside the test bundle), if built.
+    static var cloister: String? {
+        guard var dir = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return nil }
+        while dir != "/" && !dir.isEmpty {
+            dir = (dir as NSString).deletingLastPathComponent
+            if FileManager.default.isExecutableFile(atPath: dir + "/cloister") { return dir + "/cloister" }
+        }
+        return nil
+    }
+
+    @Test func sameBytesAndPathsAsNix28() throws {
+        let temp = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: temp) }
+        let (status, stdout) = try Self.run("/usr/bin/nix-instantiate", ["--store", "local?root=\(temp.path)/root", temp.path + "/x.nix"], temp: temp)
+        try #require(status == 0)
         let drvPathText = String(decoding: stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         let drvPath = try StorePath(parsing: drvPathText, in: .guix)
 
@@ -94,5 +113,31 @@ struct DerivationNixInstantiateTests {
         let parsed = try Derivation(aterm: nixBytes, store: .guix)
         #expect(parsed.render(in: .guix) == nixBytes)
         try parsed.checkOutputs(name: "x", hasher: &hasher)
+    }
+
+    /// `cloister derivation show -r` prints the same bytes as Nix 2.8's `nix show-derivation -r`.
+    @Test(.enabled(if: DerivationNixInstantiateTests.cloister != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/nix")))
+    func showMatchesNixShowDerivation() throws {
+        let cloister = try #require(Self.cloister)
+        let temp = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: temp) }
+        let store = "local?root=\(temp.path)/root"
+        let (status, stdout) = try Self.run("/usr/bin/nix-instantiate", ["--store", store, temp.path + "/x.nix"], temp: temp)
+        try #require(status == 0)
+        let drvPath = String(decoding: stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let (nixStatus, nixJSON) = try Self.run("/usr/bin/nix", ["--extra-experimental-features", "nix-command", "show-derivation", "-r", "--store", store, drvPath], temp: temp)
+        try #require(nixStatus == 0)
+        let file = "\(temp.path)/root/nix/store/" + (drvPath as NSString).lastPathComponent
+        let (ourStatus, ourJSON) = try Self.run(cloister, ["derivation", "show", "-r", file], temp: temp)
+        #expect(ourStatus == 0)
+        #expect(String(decoding: ourJSON, as: UTF8.self) == String(decoding: nixJSON, as: UTF8.self))
+
+        // Latin-1 bytes come out as their characters, in valid JSON.
+        let latin1 = DerivationFixtures.vectors + "/drv/x6p0hg79i3wg0kkv7699935f7rrj9jf3-latin1.drv"
+        let (latinStatus, latinJSON) = try Self.run(cloister, ["derivation", "show", latin1], temp: temp, extra: ["NIX_STORE_DIR": "/nix/store"])
+        #expect(latinStatus == 0)
+        let object = try #require(try JSONSerialization.jsonObject(with: latinJSON) as? [String: [String: Any]])
+        let env = try #require(object["/nix/store/x6p0hg79i3wg0kkv7699935f7rrj9jf3-latin1.drv"]?["env"] as? [String: String])
+        #expect(env["chars"] == "ÅÄÖ")
     }
 }
