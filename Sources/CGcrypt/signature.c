@@ -1,6 +1,7 @@
 // Signatures over libgcrypt: Nix's Ed25519 (RFC 8032 pure EdDSA, as libsodium's
 // crypto_sign_detached) and Guix's s-expression signatures (gcry_pk_verify, formats.md §5.4).
-// Kept in C because gcry_sexp_build is variadic. No secret stays in libgcrypt after a call.
+// Kept in C because gcry_sexp_build is variadic. Every libgcrypt object is released before a
+// call returns; secure memory is off (cg_init), so a seed passes through ordinary heap memory.
 #include "cgcrypt.h"
 #include <gcrypt.h>
 #include <string.h>
@@ -74,8 +75,25 @@ int cg_ed25519_sign(const uint8_t *seed32, const void *message, size_t length, u
     return status;
 }
 
+// The group order L = 2^252 + 27742317777372353535851937790883648493, little-endian.
+static const uint8_t group_order[32] = {
+    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+};
+
+// Whether the little-endian scalar is below L. libgcrypt reduces S and so accepts S + L, a
+// second spelling of a valid signature; libsodium (what Nix verifies with) refuses it, so do we.
+static int scalar_is_canonical(const uint8_t *s) {
+    for (int i = 31; i >= 0; i--) {
+        if (s[i] < group_order[i]) return 1;
+        if (s[i] > group_order[i]) return 0;
+    }
+    return 0;  // equal to L
+}
+
 int cg_ed25519_verify(const uint8_t *public32, const void *message, size_t length, const uint8_t *signature64) {
     if (cg_init() != 0) return GPG_ERR_NOT_INITIALIZED;
+    if (!scalar_is_canonical(signature64 + 32)) return CG_BAD_SIGNATURE;
     gcry_sexp_t key = NULL, data = NULL, signature = NULL;
     gcry_error_t err = gcry_sexp_build(&key, NULL, "(public-key (ecc (curve Ed25519) (flags eddsa) (q %b)))",
                                        32, (const char *)public32);

@@ -36,7 +36,7 @@ enum StorePathCommand {
         var storeDirectoryText: String?
         var positional: [String] = []
         var iterator = OptionIterator(arguments, valued: ["--ref", "--hash", "--store-dir"])
-        func setKind(_ k: Kind, _ flag: String) throws {
+        func setKind(_ k: Kind) throws {
             guard kind == nil else { throw UsageError("choose one of --text, --source and --fixed") }
             kind = k
         }
@@ -45,9 +45,9 @@ enum StorePathCommand {
             case .flag("-h"), .flag("--help"):
                 print(usage)
                 return 0
-            case .flag("--text"): try setKind(.text, "--text")
-            case .flag("--source"): try setKind(.source, "--source")
-            case .flag("--fixed"): try setKind(.fixed, "--fixed")
+            case .flag("--text"): try setKind(.text)
+            case .flag("--source"): try setKind(.source)
+            case .flag("--fixed"): try setKind(.fixed)
             case .flag("--recursive"): recursive = true
             case .flag("--self"): selfReference = true
             case .value("--ref", let v): referenceTexts.append(v)

@@ -45,6 +45,19 @@ struct SignatureTests {
             bytes[bit / 8] ^= 1 << (bit % 8)
             #expect(!key.verifies(try NixSignature(keyName: "test1", bytes: bytes), of: info.fingerprint), "bit \(bit)")
         }
+        // S + L (the group order) is the same signature to libgcrypt's arithmetic, but a second
+        // spelling; libsodium, and so Nix, refuses it.
+        var malleated = signature.bytes
+        let order: [UInt8] = [0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+                              0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10]
+        var carry = 0
+        for i in 0..<32 {
+            let sum = Int(malleated[32 + i]) + Int(order[i]) + carry
+            malleated[32 + i] = UInt8(sum & 0xFF)
+            carry = sum >> 8
+        }
+        #expect(carry == 0)
+        #expect(!key.verifies(try NixSignature(keyName: "test1", bytes: malleated), of: info.fingerprint))
         // The cache.nixos.org signature is not accepted under the test key's name.
         #expect(info.validSignatures(trustedKeys: [other]).isEmpty)
     }
