@@ -14,6 +14,7 @@ struct Bench {
         ("nar", NARBench.run),
         ("spawn", SpawnBench.run),
         ("build", BuildBench.run),
+        ("store", StoreBench.run),
     ]
 
     static func main() {
