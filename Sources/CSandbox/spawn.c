@@ -91,6 +91,23 @@ static unsigned long locked_mount_flags(const char *path, int *error) {
            (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME);
 }
 
+/// Closes every fd >= 3 except `keep_a` and `keep_b`, at once. Our copy of the fd table holds
+/// references to the daemon's open files (lock files above all: an OFD lock lives as long as
+/// any fd of its open file description), which must not outlive the daemon's own close just
+/// because this child is still setting up. Errors are ignored: CSANDBOX_CLOSE_FDS is the check.
+static void close_all_but(int keep_a, int keep_b) {
+    int low = keep_a < keep_b ? keep_a : keep_b;
+    int high = keep_a < keep_b ? keep_b : keep_a;
+    unsigned int next = 3;
+    int keep[2] = {low, high};
+    for (int i = 0; i < 2; i++) {
+        if (keep[i] < 3 || (unsigned int)keep[i] < next) continue;
+        if ((unsigned int)keep[i] > next) syscall(SYS_close_range, next, (unsigned int)keep[i] - 1, 0u);
+        next = (unsigned int)keep[i] + 1;
+    }
+    syscall(SYS_close_range, next, ~0u, 0u);
+}
+
 /// Runs one step. Returns 0 or an errno.
 static int run_step(const csandbox_step *s, int log_fd) {
     switch (s->op) {
@@ -221,6 +238,7 @@ static int child_main(void *raw) {
     int log_fd = fd_above_stdio(request->log_fd);
     if (error_fd < 0) _exit(127);
     if (log_fd < 0 && request->log_fd >= 0) child_fail(error_fd, 0, errno);
+    close_all_but(error_fd, log_fd);
 
     // The daemon may ignore SIGPIPE or catch SIGCHLD; the builder starts from the defaults.
     // sigaction(2) is async-signal-safe; it fails harmlessly for SIGKILL, SIGSTOP and glibc's
@@ -309,14 +327,19 @@ csandbox_spawn_result csandbox_spawn(const csandbox_spawn_request *request) {
 }
 
 /// The killUser child: become `uid` (raw syscall, see the top of this file) and SIGKILL every
-/// process of that uid until none is left. kill(-1) never hits the caller itself.
+/// process of that uid. kill(-1) never hits the caller itself and signals every target in one
+/// pass; it keeps "succeeding" on unreaped zombies, so it cannot be looped until ESRCH. A second
+/// pass catches anything a target forked while the first was under way.
 static int kill_user_child(void *raw) {
     uid_t uid = *(const uid_t *)raw;
     if (syscall(SYS_setresuid, uid, uid, uid) < 0) _exit(1);
-    for (int round = 0; round < 1000; round++) {
-        if (kill(-1, SIGKILL) < 0) _exit(errno == ESRCH ? 0 : 2);
+    for (int pass = 0; pass < 2; pass++) {
+        while (kill(-1, SIGKILL) < 0) {
+            if (errno == ESRCH) _exit(0);
+            if (errno != EINTR) _exit(2);
+        }
     }
-    _exit(3);
+    _exit(0);
 }
 
 int csandbox_kill_user(uid_t uid) {

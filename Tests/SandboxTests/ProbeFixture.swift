@@ -12,6 +12,8 @@ final class ProbeFixture: @unchecked Sendable {
         let description: String
     }
 
+    static let poolGroup = "cloister-pool"
+    static let poolMembers = ["cloister-pool1", "cloister-pool2"]
     let base: String
     let realStore: String
     let storeDirectory = "/gnu/store"
@@ -46,6 +48,15 @@ final class ProbeFixture: @unchecked Sendable {
         if (try? UserAccount.named("guixbuilder01")) ?? nil == nil {
             try run(["/usr/sbin/useradd", "-g", "guixbuild", "-G", "guixbuild", "-d", "/var/empty", "-s", "/usr/sbin/nologin",
                      "-c", "Guix build user 01", "--system", "guixbuilder01"])
+        }
+        // A separate pool for BuildUserPoolTests: suites run concurrently, and killing one
+        // suite's build user must not hit the other's builds.
+        if (try? GroupAccount.named(Self.poolGroup)) ?? nil == nil {
+            try run(["/usr/sbin/groupadd", "--system", Self.poolGroup])
+        }
+        for member in Self.poolMembers where (try? UserAccount.named(member)) ?? nil == nil {
+            try run(["/usr/sbin/useradd", "-g", Self.poolGroup, "-G", Self.poolGroup, "-d", "/var/empty", "-s", "/usr/sbin/nologin",
+                     "--system", member])
         }
         guard let user = try? UserAccount.named("guixbuilder01"), let group = try? GroupAccount.named("guixbuild") else {
             throw SetupError(description: "no build user")

@@ -124,7 +124,7 @@ typedef struct csandbox_spawn_result {
 /// calling thread is suspended until the child execs or exits (CLONE_VFORK); other threads run.
 csandbox_spawn_result csandbox_spawn(const csandbox_spawn_request *request);
 
-/// Kills every process running as `uid` (kill(-1, SIGKILL) as that uid, until ESRCH), the way
+/// Kills every process running as `uid` (kill(-1, SIGKILL) as that uid), the way
 /// guix-daemon's killUser does, from a vfork-style child. Returns 0 or an errno.
 int csandbox_kill_user(uid_t uid);
 
