@@ -34,6 +34,9 @@ let package = Package(
         .executableTarget(name: "cloister-fuzz", dependencies: ["StoreFormats", "WorkerProtocol"], path: "Fuzz"),
 
         .testTarget(name: "StoreFormatsTests", dependencies: ["StoreFormats"]),
+        // A child process for LocalStoreTests (concurrent adds, SIGKILL crash-safety loop).
+        .executableTarget(name: "cloister-store-worker", dependencies: ["LocalStore", "StoreFormats", "LinuxSystem"],
+                          path: "Tests/LocalStoreWorker"),
         .testTarget(name: "LocalStoreTests", dependencies: ["LocalStore", "StoreFormats", "LinuxSystem"]),
         .testTarget(name: "WorkerProtocolTests", dependencies: ["WorkerProtocol", "StoreFormats"]),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "LinuxSystem"]),
