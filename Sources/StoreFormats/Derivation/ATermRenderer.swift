@@ -109,16 +109,23 @@ struct ATermWriter {
     /// `"` `\` LF CR TAB become two-byte escapes; every other byte is copied (§4.2).
     mutating func escapedString(_ text: [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
-        for b in text {
+        // Copy runs of ordinary bytes in one go; only the five special bytes are rewritten.
+        var runStart = 0
+        for (i, b) in text.enumerated() where b <= 0x22 || b == 0x5C {
+            let escape: UInt8
             switch b {
-            case UInt8(ascii: "\""): bytes.append(UInt8(ascii: "\\")); bytes.append(b)
-            case UInt8(ascii: "\\"): bytes.append(UInt8(ascii: "\\")); bytes.append(b)
-            case 0x0A: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "n"))
-            case 0x0D: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "r"))
-            case 0x09: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "t"))
-            default: bytes.append(b)
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): escape = b
+            case 0x0A: escape = UInt8(ascii: "n")
+            case 0x0D: escape = UInt8(ascii: "r")
+            case 0x09: escape = UInt8(ascii: "t")
+            default: continue
             }
+            bytes.append(contentsOf: text[runStart..<i])
+            bytes.append(UInt8(ascii: "\\"))
+            bytes.append(escape)
+            runStart = i + 1
         }
+        bytes.append(contentsOf: text[runStart...])
         bytes.append(UInt8(ascii: "\""))
     }
 }
