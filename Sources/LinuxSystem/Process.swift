@@ -34,6 +34,10 @@ public final class ProcessHandle: @unchecked Sendable {
     public let descriptor: FileDescriptor
     private var reaped: ExitStatus?
 
+    /// True once `wait` or `poll` collected the exit status: from then on the pid may belong to
+    /// another process, so nothing may be sent to it (or to a group of that number).
+    public var hasBeenReaped: Bool { reaped != nil }
+
     public init(pid: pid_t, owningPidfd: Int32) {
         self.pid = pid
         self.descriptor = FileDescriptor(owning: owningPidfd)
@@ -96,6 +100,12 @@ public func pollReadable(_ descriptors: [FileDescriptor], timeoutMilliseconds: I
         throw SystemError("poll", errno: .current)
     }
     return fds.map { $0.revents != 0 }
+}
+
+/// SIGKILL to the process group `pgid` (a group led by a process that called setsid). Errors
+/// (no such group) are ignored: the point is that nothing of it is left.
+public func killProcessGroup(_ pgid: pid_t) {
+    if pgid > 1 { _ = kill(-pgid, SIGKILL) }
 }
 
 /// guix-daemon's killUser: SIGKILL every process running as `uid` until none is left, from a

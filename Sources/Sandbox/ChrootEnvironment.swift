@@ -31,6 +31,10 @@ public struct ChrootEnvironment: Sendable {
     /// `--chroot-directory` extras: (inside, outside).
     public var extraDirectories: [(inside: String, outside: String)]
     public var personality: UInt?
+    /// false: guix-daemon's `--disable-chroot` (§3.1): no namespaces, the host's filesystem and
+    /// network, the build tree under its host path (`<wrapper>/top` here, so the 0700 wrapper
+    /// still guards it), ids as in pool mode or the daemon's own.
+    public var useChroot = true
 
     public init(derivationName: String, storeDirectory: String = "/gnu/store", realStoreDirectory: String? = nil,
                 inputPaths: [String], chrootDirectory: String, buildDirectory: BuildDirectory, identity: SandboxIdentity,
@@ -76,10 +80,13 @@ public struct ChrootEnvironment: Sendable {
         env[Array("NIX_BUILD_CORES".utf8)] = Array(String(buildCores).utf8)
         for (name, value) in derivationEnvironment { env[name] = value }
         for name in ["NIX_BUILD_TOP", "TMPDIR", "TEMPDIR", "TMP", "TEMP", "PWD"] {
-            env[Array(name.utf8)] = Array(buildDirectory.insidePath.utf8)
+            env[Array(name.utf8)] = Array(buildTree.utf8)
         }
         return env.keys.sorted { $0.lexicographicallyPrecedes($1) }.map { $0 + [0x3D] + (env[$0] ?? []) }
     }
+
+    /// The build tree's path as the builder sees it.
+    var buildTree: String { useChroot ? buildDirectory.insidePath : buildDirectory.topPath }
 
     /// §1.10: PER_LINUX, or PER_LINUX32 for i686 on x86_64 and armhf on aarch64; UNAME26 when
     /// impersonating 2.6 on x86; always ADDR_NO_RANDOMIZE.
@@ -102,6 +109,7 @@ public struct ChrootEnvironment: Sendable {
     public func spec(hostHasKVM: Bool = HostPath.exists("/dev/kvm"),
                      hostHasPTMX: Bool = HostPath.exists("/dev/pts/ptmx")) throws(SandboxError) -> SandboxSpec {
         try checkBuilder()
+        if !useChroot { return try unsandboxedSpec() }
         var entries: [RootEntry] = []
         // /dev (§1.3): a minimal set of host nodes, links into /proc, fresh shm and pts.
         entries.append(.directory("/dev", mode: 0o755))
@@ -158,6 +166,19 @@ public struct ChrootEnvironment: Sendable {
             environment: environment,
             workingDirectory: buildDirectory.insidePath,
             personality: personality)
+    }
+
+    /// §3.1: no chroot, no namespaces.
+    func unsandboxedSpec() throws(SandboxError) -> SandboxSpec {
+        if HostPath.exists("/homeless-shelter") {
+            throw .invalidSpec(reason: "directory `/homeless-shelter' exists; please remove it")
+        }
+        var identity = self.identity
+        if case .userNamespace = identity { identity = .unchanged }
+        let argv0 = builder.split(separator: "/").last.map(String.init) ?? builder
+        return SandboxSpec(root: nil, identity: identity, network: .host, hostname: nil, domainname: nil,
+                           program: hostLocation(builder), arguments: [Array(argv0.utf8)] + arguments,
+                           environment: environment, workingDirectory: buildTree, personality: personality)
     }
 
     /// SEC-02: the builder must be a path inside the store, inside one of the inputs, and must

@@ -12,19 +12,30 @@ public final class SandboxProcess: @unchecked Sendable {
     /// Read end of the pipe that is the program's stdout and stderr.
     public let log: FileDescriptor
     let identity: SandboxIdentity
+    /// False without a chroot: then the program leads its own session and process group, and
+    /// killing means that group (which a builder calling setsid can leave: build users' killUser
+    /// is the backstop, as in guix-daemon).
+    let ownPIDNamespace: Bool
 
-    init(handle: ProcessHandle, log: FileDescriptor, identity: SandboxIdentity) {
+    init(handle: ProcessHandle, log: FileDescriptor, identity: SandboxIdentity, ownPIDNamespace: Bool) {
         self.handle = handle
         self.log = log
         self.identity = identity
+        self.ownPIDNamespace = ownPIDNamespace
     }
 
     /// Host pid of the program (pid 1 inside).
     public var pid: Int32 { handle.pid }
 
-    /// SIGKILL to the whole PID namespace.
+    /// SIGKILL to the whole PID namespace (or, without one, to the program's process group).
     public func kill() throws(SandboxError) {
-        do { try handle.kill() } catch { throw .system(error) }
+        do { try killAll() } catch { throw .system(error) }
+    }
+
+    private func killAll() throws(SystemError) {
+        // An unreaped program keeps its pid, hence its group id, from being reused.
+        if !ownPIDNamespace && !handle.hasBeenReaped { killProcessGroup(handle.pid) }
+        try handle.kill()
     }
 
     /// Why `wait` killed the program, if it did.
@@ -97,20 +108,24 @@ public final class SandboxProcess: @unchecked Sendable {
                         onOutput(buffer[0..<n])
                         if let max = limits.maxLogBytes, logBytes > max, killed == nil {
                             killed = .logLimit
-                            try handle.kill()
+                            try killAll()
                         }
                     }
                 }
                 if status == nil, ready[ready.count - 1] {
+                    // Without a PID namespace nothing ends the program's children with it (and
+                    // they would keep the log open): kill its group while the zombie still holds
+                    // the number, then reap.
+                    if !ownPIDNamespace { killProcessGroup(handle.pid) }
                     status = try handle.poll()
                 }
                 if killed == nil, let deadline = deadlineReached(limits, start: start, lastOutput: lastOutput, now: clock.now) {
                     killed = deadline
-                    try handle.kill()
+                    try killAll()
                 }
             }
         } catch {
-            try? handle.kill()
+            try? killAll()
             _ = try? handle.wait()
             throw .system(error)
         }
@@ -135,6 +150,10 @@ public final class SandboxProcess: @unchecked Sendable {
     /// Waits without reading the log (the caller drains it, or nothing is written).
     public func waitForExit() throws(SandboxError) -> ExitStatus {
         do {
+            if !ownPIDNamespace {
+                while try !pollReadable([handle.descriptor], timeoutMilliseconds: -1)[0] {}
+                killProcessGroup(handle.pid)
+            }
             let status = try handle.wait()
             afterExit()
             return status
@@ -151,7 +170,7 @@ public final class SandboxProcess: @unchecked Sendable {
     deinit {
         // Never leave a sandbox running or a zombie behind when the caller drops the handle.
         if (try? handle.poll()) == nil {
-            try? handle.kill()
+            try? killAll()
             _ = try? handle.wait()
         }
     }

@@ -3,8 +3,10 @@
 
 /// A Guix-agnostic description of one sandboxed process.
 public struct SandboxSpec: Sendable {
-    /// The directory tree that becomes `/`.
-    public var root: RootPlan
+    /// The directory tree that becomes `/`. nil: no chroot and no namespaces at all — the host's
+    /// filesystem, network and pids (guix-daemon's `--disable-chroot`, guix-daemon.md §3.1); the
+    /// program then gets its own session and process group, which `kill` ends.
+    public var root: RootPlan?
     /// Who the process runs as, and whether it gets a user namespace.
     public var identity: SandboxIdentity
     public var network: NetworkMode
@@ -28,7 +30,7 @@ public struct SandboxSpec: Sendable {
     /// Write `1000` to /proc/self/oom_score_adj so the OOM killer picks builds first (Guix).
     public var oomSacrifice: Bool
 
-    public init(root: RootPlan, identity: SandboxIdentity, network: NetworkMode = .isolated,
+    public init(root: RootPlan?, identity: SandboxIdentity, network: NetworkMode = .isolated,
                 hostname: [UInt8]? = Array("localhost".utf8), domainname: [UInt8]? = Array("(none)".utf8),
                 program: String, arguments: [[UInt8]], environment: [[UInt8]], workingDirectory: String = "/",
                 limits: [ResourceLimit] = [], personality: UInt? = nil, noNewPrivileges: Bool = true,

@@ -16,13 +16,23 @@ enum BindSource: Equatable {
 
 enum SetupPlan {
     static func steps(for spec: SandboxSpec, lookup: (String) -> BindSource) throws(SandboxError) -> [SetupStep] {
-        var plan = Builder(root: spec.root.directory)
+        var plan = Builder(root: spec.root?.directory ?? "/")
         try plan.validate(spec)
+        guard let root = spec.root else {
+            // No chroot: guix-daemon's basic phases (spawn.cc:getBasicSpawnPhases).
+            plan.add(.init(CSANDBOX_SETSID, phase: "setsid", action: "creating a session"))
+            plan.stdio()
+            var ambient = SetupStep(CSANDBOX_DROP_AMBIENT_CAPS, phase: "dropAmbientCapabilities", action: "clearing ambient capabilities")
+            ambient.ignoreErrors = true
+            plan.add(ambient)
+            plan.afterRoot(spec)
+            return plan.steps
+        }
         plan.identityMaps(spec.identity)
         plan.add(.init(CSANDBOX_SETSID, phase: "setsid", action: "creating a session"))
         // stdin is the sandbox's own /dev/null when the root has one (so /proc/self/fd/0 reads
         // `/dev/null` inside), else the host's, opened before the pivot.
-        let ownNull = spec.root.entries.contains { $0.insidePath == "/dev/null" }
+        let ownNull = root.entries.contains { $0.insidePath == "/dev/null" }
         if !ownNull { plan.stdio() }
         var ambient = SetupStep(CSANDBOX_DROP_AMBIENT_CAPS, phase: "dropAmbientCapabilities", action: "clearing ambient capabilities")
         ambient.ignoreErrors = true  // Kernels before 4.3 have no ambient set.
@@ -45,9 +55,9 @@ enum SetupPlan {
         privateMounts.path = "/"
         privateMounts.mountFlags = MountFlag.recursive | MountFlag.privatePropagation
         plan.add(privateMounts)
-        plan.root(spec.root)
-        for entry in spec.root.entries { plan.entry(entry, lookup: lookup) }
-        plan.afterPivot(spec, stdio: ownNull)
+        plan.root(root)
+        for entry in root.entries { plan.entry(entry, lookup: lookup) }
+        plan.afterPivot(spec, root: root, stdio: ownNull)
         return plan.steps
     }
 
@@ -73,10 +83,17 @@ enum SetupPlan {
                     throw .invalidSpec(reason: "\(what) `\(path)' must be an absolute path without `.' or `..'")
                 }
             }
-            try check(spec.root.directory, "root directory")
             try check(spec.program, "program")
             try check(spec.workingDirectory, "working directory")
-            for entry in spec.root.entries {
+            guard let root = spec.root else {
+                if case .userNamespace = spec.identity {
+                    throw .invalidSpec(reason: "a user namespace needs a root plan (chroot)")
+                }
+                if spec.network == .isolated { throw .invalidSpec(reason: "an isolated network needs a root plan (chroot)") }
+                return
+            }
+            try check(root.directory, "root directory")
+            for entry in root.entries {
                 try check(entry.insidePath, "sandbox path")
                 if entry.insidePath == "/" { throw .invalidSpec(reason: "an entry cannot replace `/'") }
             }
@@ -229,17 +246,22 @@ enum SetupPlan {
             add(step)
         }
 
-        mutating func afterPivot(_ spec: SandboxSpec, stdio withOwnNull: Bool) {
+        mutating func afterPivot(_ spec: SandboxSpec, root plan: RootPlan, stdio withOwnNull: Bool) {
             var pivot = SetupStep(CSANDBOX_PIVOT_ROOT, phase: "chroot", action: "pivoting the root to `\(root)'")
             pivot.path = root
             add(pivot)
             if withOwnNull { stdio() }
-            if let mode = spec.root.finalMode {
+            if let mode = plan.finalMode {
                 var step = SetupStep(CSANDBOX_CHMOD, phase: "clearRootWritePerms", action: "making / read-only")
                 step.path = "/"
                 step.mode = mode
                 add(step)
             }
+            afterRoot(spec)
+        }
+
+        /// From chdir to exec: the same with or without a chroot.
+        mutating func afterRoot(_ spec: SandboxSpec) {
             var chdir = SetupStep(CSANDBOX_CHDIR, phase: "chdir", action: "changing to `\(spec.workingDirectory)'")
             chdir.path = spec.workingDirectory
             add(chdir)

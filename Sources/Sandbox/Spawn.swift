@@ -10,7 +10,8 @@ public enum Sandbox {
         let log: (read: FileDescriptor, write: FileDescriptor)
         do { log = try makePipe() } catch { throw .system(error) }
 
-        var flags = CSANDBOX_CLONE_NEWNS | CSANDBOX_CLONE_NEWPID | CSANDBOX_CLONE_NEWUTS | CSANDBOX_CLONE_NEWIPC
+        var flags: UInt = 0
+        if spec.root != nil { flags |= CSANDBOX_CLONE_NEWNS | CSANDBOX_CLONE_NEWPID | CSANDBOX_CLONE_NEWUTS | CSANDBOX_CLONE_NEWIPC }
         if spec.network == .isolated { flags |= CSANDBOX_CLONE_NEWNET }
         let userNamespace: Bool
         if case .userNamespace = spec.identity { userNamespace = true } else { userNamespace = false }
@@ -26,7 +27,8 @@ public enum Sandbox {
 
         switch result.status {
         case 0:
-            return SandboxProcess(handle: ProcessHandle(pid: result.pid, owningPidfd: result.pidfd), log: log.read, identity: spec.identity)
+            return SandboxProcess(handle: ProcessHandle(pid: result.pid, owningPidfd: result.pidfd), log: log.read,
+                                  identity: spec.identity, ownPIDNamespace: spec.root != nil)
         case 1:
             let index = Int(result.failed_step)
             let errno = Errno(rawValue: result.error)

@@ -208,3 +208,48 @@ struct ProbeTests {
         try SetupPlan.steps(for: spec, lookup: Sandbox.hostBindSource).firstIndex { $0.op.rawValue == 8 && $0.action.contains(inside) }
     }
 }
+
+/// Fixed-output builds and `--disable-chroot` (guix-daemon.md §1.9, §3.1).
+@Suite(.serialized, .tags(.large), .enabled(if: geteuid() == 0))
+struct VariantTests {
+    typealias Mode = ProbeFixture.Mode
+    let fixture: ProbeFixture
+
+    init() throws { fixture = try ProbeFixture.shared.get() }
+
+    func run(_ env: ChrootEnvironment) throws -> (LinuxSystem.ExitStatus, String) {
+        var output: [UInt8] = []
+        let outcome = try Sandbox.spawn(try env.spec()).wait { output += $0 }
+        return (outcome.status, String(decoding: output, as: UTF8.self))
+    }
+
+    @Test(arguments: Mode.allCases)
+    func fixedOutputKeepsTheHostNetworkAndResolverFiles(_ mode: Mode) throws {
+        var (env, dir) = try fixture.environment(mode, arguments: ["sh", "-c", "ls /etc; cat /proc/net/dev | tail -n +3 | wc -l"])
+        defer { try? dir.remove() }
+        env.fixedOutput = true
+        let (status, output) = try run(env)
+        #expect(status == .exited(code: 0))
+        var etc = ["group", "passwd"]
+        for name in ["hosts", "resolv.conf", "services", "nsswitch.conf"] where HostPath.exists("/etc/" + name) { etc.append(name) }
+        let lines = output.split(separator: "\n").map(String.init)
+        #expect(Array(lines.dropLast()) == etc.sorted())
+        // The host's interfaces, not just lo.
+        let hostInterfaces = try FileDescriptor.open("/proc/net/dev", [.readOnly]).readAll().split(separator: 0x0A).count - 2
+        #expect(lines.last == String(hostInterfaces))
+    }
+
+    @Test(arguments: Mode.allCases)
+    func withoutChroot(_ mode: Mode) throws {
+        let marker = "98763\(mode == .pool ? 1 : 2)"
+        var (env, dir) = try fixture.environment(mode, arguments: [
+            "sh", "-c", "test $$ != 1 && echo not-pid-1; pwd; echo $NIX_BUILD_TOP; id -u; test -d \(fixture.base) && echo host-fs; sleep \(marker) & true"])
+        defer { try? dir.remove() }
+        env.useChroot = false
+        let (status, output) = try run(env)
+        #expect(status == .exited(code: 0))
+        let uid = mode == .pool ? fixture.buildUser.uid : 0
+        #expect(output == "not-pid-1\n\(dir.topPath)\n\(dir.topPath)\n\(uid)\nhost-fs\n")
+        #expect(hostProcesses(containing: "sleep \(marker)").isEmpty)
+    }
+}

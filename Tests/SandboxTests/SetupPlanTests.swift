@@ -77,6 +77,20 @@ struct SetupPlanTests {
         }
     }
 
+    @Test func withoutRootNoMountsAndNoNamespaceOnlyIdentities() throws {
+        var plain = spec(identity: .buildUser(uid: 990, gid: 994, supplementaryGroups: []), network: .host)
+        plain.root = nil
+        let steps = try SetupPlan.steps(for: plain, lookup: { _ in .file })
+        #expect(steps.map(\.op) == [CSANDBOX_SETSID, CSANDBOX_STDIO, CSANDBOX_DROP_AMBIENT_CAPS, CSANDBOX_CHDIR, CSANDBOX_CLOSE_FDS,
+                                     CSANDBOX_WRITE_EXISTING, CSANDBOX_SETGROUPS, CSANDBOX_SETGID, CSANDBOX_SETUID,
+                                     CSANDBOX_NO_NEW_PRIVS, CSANDBOX_EXEC])
+        var userns = spec(identity: .userNamespace(insideUID: 1, insideGID: 1, hostUID: 2, hostGID: 2), network: .host)
+        userns.root = nil
+        #expect(throws: SandboxError.invalidSpec(reason: "a user namespace needs a root plan (chroot)")) {
+            try SetupPlan.steps(for: userns, lookup: { _ in .file })
+        }
+    }
+
     @Test func setupErrorsReadAsGuixDoes() {
         let error = SandboxError.setupFailed(phase: "mountIntoChroot", action: "bind-mounting `/x' to `/y'", step: 3, errno: .noSuchFile)
         #expect(error.description == "while setting up the child process: in phase mountIntoChroot: bind-mounting `/x' to `/y': No such file or directory")
