@@ -163,6 +163,21 @@ struct NarInfoTests {
         #expect(try NarInfo(parsing: Self.minimal, in: .nix).rendered == Self.minimal)
     }
 
+    @Test func nixCacheInfo() throws {
+        let text = try Vectors.json("narinfo.json").object("nix_cache_info").string("text")
+        let info = try NixCacheInfo(parsing: text)
+        #expect(info == NixCacheInfo(storeDirectory: .nix))
+        #expect(info.rendered == text)
+        let guix = "StoreDir: /gnu/store\nWantMassQuery: 0\nPriority: 100\n"
+        #expect(try NixCacheInfo(parsing: guix) == NixCacheInfo(storeDirectory: .guix, wantMassQuery: false, priority: 100))
+        #expect(try NixCacheInfo(parsing: guix).rendered == guix)
+        #expect(try NixCacheInfo(parsing: "Other: x\nStoreDir: /nix/store\n").storeDirectory == .nix)
+        for bad in ["", "StoreDir: /nix/store", "Priority: 1\n", "StoreDir: relative\n", "StoreDir: /a\nStoreDir: /b\n",
+                    "StoreDir: /a\nWantMassQuery: yes\n", "StoreDir: /a\nPriority: -1\n", "StoreDir:/a\n"] {
+            #expect(throws: FormatError.self, "\(bad)") { try NixCacheInfo(parsing: bad) }
+        }
+    }
+
     /// A narinfo near the size limit made of many short lines parses and renders in linear time.
     @Test func manyLinesStayFast() throws {
         var text = Self.minimal
