@@ -15,6 +15,8 @@ public enum BuildError: Error, Sendable, CustomStringConvertible {
     case buildFailed(String)
     /// The builder succeeded but an output is unacceptable (status OutputRejected).
     case outputRejected(String)
+    /// `--check`: a rebuilt output differs from the valid one (status NotDeterministic).
+    case notDeterministic(String)
     /// A fixed output's content is not the promised one (§1.9).
     case hashMismatch(path: String, algorithm: String, expected: String, actual: String)
     /// A request-level error (Error in build.cc): aborts the whole request, e.g. no build user.
@@ -26,7 +28,7 @@ public enum BuildError: Error, Sendable, CustomStringConvertible {
         case .sandbox(let error): error.description
         case .system(let error): error.description
         case .format(let error): error.description
-        case .buildFailed(let message), .misc(let message), .outputRejected(let message): message
+        case .buildFailed(let message), .misc(let message), .outputRejected(let message), .notDeterministic(let message): message
         case .hashMismatch(let path, _, _, _): "hash mismatch for store item '\(path)'"
         }
     }

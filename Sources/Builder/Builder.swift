@@ -17,15 +17,19 @@
 ///   traces when `settings.printBuildTrace`) arrive one at a time, from build threads.
 /// - Mode: a root daemon with `settings.buildUsersGroup` uses the build-user pool (§2); any
 ///   other daemon runs each build in a user namespace (§3).
+/// - `cancel()` (any thread) kills the running builds and starts no new one: call it when the
+///   client hangs up. `BuildMode.check` rebuilds the top-level targets and compares (§4.9);
+///   `.repair` builds like `.normal`.
 /// - The `LocalStore` is used from the calling thread and build threads, one at a time, and
 ///   must not be used by the caller while `build` runs.
 import StoreFormats
 import LocalStore
 import LinuxSystem
 
-public final class Builder {
+public final class Builder: @unchecked Sendable {
     public let settings: BuildSettings
     let store: SharedStore
+    let cancellation = Cancellation()
 
     public init(store: LocalStore, settings: BuildSettings) {
         self.store = SharedStore(store)
@@ -58,12 +62,13 @@ public final class Builder {
                     }
                 case .derivation(let drvPath, _):
                     try graph.add(drvPath, store: store)
+                    if mode == .check { graph.goals[drvPath]?.check = true }
                 }
             } catch {
                 early[index] = BuildResult(status: .miscFailure, errorMessage: error.description)
             }
         }
-        let results = Scheduler(store: store, settings: settings, events: events, pool: pool).run(graph)
+        let results = Scheduler(store: store, settings: settings, events: events, pool: pool, cancellation: cancellation).run(graph)
         return targets.enumerated().map { index, target in
             if let result = early[index] { return result }
             guard case .derivation(let drvPath, let wanted) = target else { return BuildResult(status: .miscFailure) }
@@ -80,10 +85,18 @@ public final class Builder {
                                 events sink: @escaping BuildEventSink = { _ in }) -> BuildResult {
         let events = EventChannel(sink)
         var graph = GoalGraph()
-        graph.goals[drvPath] = Goal(drvPath: drvPath, derivation: derivation, dependencies: [])
-        return Scheduler(store: store, settings: settings, events: events, pool: pool).run(graph)[drvPath]
+        graph.goals[drvPath] = Goal(drvPath: drvPath, derivation: derivation, dependencies: [], check: mode == .check)
+        return Scheduler(store: store, settings: settings, events: events, pool: pool, cancellation: cancellation).run(graph)[drvPath]
             ?? BuildResult(status: .miscFailure)
     }
+
+    /// Waits until the chroots and build trees of finished builds are deleted (they are
+    /// removed in the background so results reach the client sooner). Call before exiting.
+    public static func waitForCleanup() { Janitor.shared.waitUntilIdle() }
+
+    /// Interrupts the running request from another thread (client hang-up): kills every
+    /// running build and starts no new one; the affected results are MiscFailure.
+    public func cancel() { cancellation.cancel() }
 
     private func select(_ result: BuildResult, _ wanted: Set<String>?) -> BuildResult {
         guard let wanted else { return result }

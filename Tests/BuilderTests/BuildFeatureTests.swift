@@ -122,4 +122,43 @@ struct BuildFeatureTests {
         #expect(log.messages.contains("note: keeping build directory `\(kept)'"))
         #expect(shell("stat -c '%a %u' '\(kept)' '\(kept)/file'") == "755 65534\n755 65534\n")
     }
+
+    @Test func checkModeComparesWithTheValidOutput() throws {
+        let f = try BuildFixture()
+        let stable = try f.derivation("stable", script: "mkdir $out; echo same > $out/f")
+        let unstable = try f.derivation("unstable", script: "mkdir $out; cat /proc/sys/kernel/random/uuid > $out/f")
+        let b = Builder(store: f.store, settings: f.settings)
+        let missing = b.build([.derivation(stable)], mode: .check)
+        #expect(missing[0].errorMessage == "`\(f.absolute(stable))' is missing outputs; build it normally before using `--check'")
+        let first = b.build([.derivation(stable), .derivation(unstable)])
+        #expect(first.allSatisfy { $0.isSuccess })
+        let stableOut = try #require(f.output(stable))
+        let info = try f.store.queryPathInfo(stableOut)
+        #expect(b.build([.derivation(stable)], mode: .check)[0].status == .built)
+        let after = try f.store.queryPathInfo(stableOut)
+        #expect(after == info)
+        let differs = b.build([.derivation(unstable)], mode: .check)
+        #expect(differs[0].status == .notDeterministic)
+        let out = f.absolute(try #require(f.output(unstable)))
+        #expect(differs[0].errorMessage == "derivation `\(f.absolute(unstable))' may not be deterministic: output `\(out)' differs")
+        let unstableOut = try #require(f.output(unstable))
+        #expect(try f.store.isValidPath(unstableOut))
+    }
+
+    @Test func cancelKillsRunningBuilds() throws {
+        let f = try BuildFixture()
+        let drv = try f.derivation("endless", script: "echo started; sleep 1000")
+        let builder = Builder(store: f.store, settings: f.settings)
+        let log = EventLog()
+        let box = ResultBox()
+        let thread = try SystemThread.start {
+            box.add(builder.build([.derivation(drv)]) { log.append($0) }[0].status)
+        }
+        var waited = 0
+        while !log.output.contains("started") && waited < 100 { usleep(50_000); waited += 1 }
+        builder.cancel()
+        thread.join()
+        #expect(box.statuses == [.miscFailure])
+        #expect(shell("pgrep -f '^sleep 1000$'") == nil)
+    }
 }

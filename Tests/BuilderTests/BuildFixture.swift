@@ -120,7 +120,7 @@ final class EventLog: @unchecked Sendable {
     var output: String {
         lock.withLock {
             var bytes: [UInt8] = []
-            for case .output(_, let b) in events { bytes += b }
+            for case .output(_, _, let b) in events { bytes += b }
             return String(decoding: bytes, as: UTF8.self)
         }
     }

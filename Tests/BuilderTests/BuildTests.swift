@@ -58,8 +58,9 @@ struct BuildTests {
         let again = Builder(store: f.store, settings: s).build([.derivation(c)])
         #expect(again[0].status == .alreadyValid)
         // No chroot or build tree left behind.
+        Builder.waitForCleanup()
         #expect(shell("ls '\(f.root)/tmp'") == "")
-        #expect(shell("ls -a '\(f.root)/store' | grep -c chroot") == nil)
+        #expect(shell("ls -a '\(f.root)/store' | grep -c -e chroot -e trash") == nil)
     }
 
     @Test(arguments: Mode.allCases)

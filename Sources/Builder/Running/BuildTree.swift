@@ -29,8 +29,17 @@ struct ChrootDirectory {
         return ChrootDirectory(name: name, path: path)
     }
 
+    /// Off the critical path (Janitor).
     func remove(storeFD: FileDescriptor) {
-        try? storeFD.removeTree(at: name)
+        Janitor.shared.dispose(name, in: storeFD)
+    }
+}
+
+extension BuildDirectory {
+    /// Off the critical path (Janitor): the wrapper is renamed within TMPDIR, then deleted.
+    func dispose() {
+        guard let parentFD = try? FileDescriptor.open(parent, [.readOnly, .directory]) else { return }
+        Janitor.shared.dispose(Array(name.utf8), in: parentFD)
     }
 }
 

@@ -15,6 +15,9 @@ struct DerivationBuild {
     let settings: BuildSettings
     let events: EventChannel
     let pool: BuildUserPool?
+    /// Check mode (§4.9): rebuild valid outputs and compare, register nothing.
+    let check: Bool
+    let cancellation: Cancellation
 
     var drvText: String { plan.derivationPath.absolute(in: plan.storeDirectory) }
     var goalName: String { "building of `\(drvText)'" }
@@ -44,6 +47,7 @@ struct DerivationBuild {
     private func status(of error: BuildError) -> BuildResult.Status {
         switch error {
         case .outputRejected: return .outputRejected
+        case .notDeterministic: return .notDeterministic
         case .hashMismatch, .buildFailed: return plan.fixedOutput ? .transientFailure : .permanentFailure
         default: return .miscFailure
         }
@@ -64,7 +68,12 @@ struct DerivationBuild {
         let valid = try store.query { try $0.queryValidPaths(outputPaths) }
         var missing: [String: StorePath] = [:]
         for (name, path) in plan.outputs where !valid.contains(path) { missing[name] = path }
-        if missing.isEmpty {
+        if check {
+            guard missing.isEmpty else {
+                throw .buildFailed("`\(drvText)' is missing outputs; build it normally before using `--check'")
+            }
+            missing = plan.outputs
+        } else if missing.isEmpty {
             locks.deleteOnRelease = true
             return BuildResult(status: .alreadyValid, builtOutputs: plan.outputs)
         }
@@ -84,8 +93,10 @@ struct DerivationBuild {
         let storeFD: FileDescriptor
         do {
             storeFD = try FileDescriptor.open(plan.storeDirectory.path, [.readOnly, .directory])
-            // Invalid leftovers at an output path (a crashed build) go first.
-            for path in missing.values { try storeFD.removeTree(at: Array(path.baseName.utf8)) }
+            // Invalid leftovers at an output path (a crashed build) go first; never a valid path.
+            if !check {
+                for path in missing.values { try storeFD.removeTree(at: Array(path.baseName.utf8)) }
+            }
         } catch { throw .system(error) }
 
         let owner = buildUser.map { Ownership(uid: $0.uid, gid: $0.gid) }
@@ -94,7 +105,7 @@ struct DerivationBuild {
                                                         derivationName: plan.derivationName, owner: owner) }
         catch { throw .sandbox(error) }
         var keepTree = false
-        defer { if !keepTree { try? buildDirectory.remove() } }
+        defer { if !keepTree { buildDirectory.dispose() } }
 
         try ReferencesGraph.write(plan: plan, store: store, buildDirectory: buildDirectory, owner: owner)
         let chroot = try ChrootDirectory.create(for: plan.derivationPath, storeFD: storeFD, storePath: plan.storeDirectory.path,
@@ -129,6 +140,12 @@ struct DerivationBuild {
             if case .setupFailed = error { throw .buildFailed(error.description) }
             throw .sandbox(error)
         }
+        guard cancellation.started(process) else {
+            _ = try? process.waitForExit()
+            try? logFile?.close()
+            throw .misc("interrupted by the client")
+        }
+        defer { cancellation.finished(process) }
         if settings.printBuildTrace {
             events.message("@ build-started \(drvText) - \(plan.derivation.platform) \(logFile?.path ?? "") \(process.pid)")
         }
@@ -142,13 +159,14 @@ struct DerivationBuild {
         do {
             outcome = try process.wait(limits: limits) { chunk in
                 try? logFile?.write(chunk)
-                events.send(.output(derivation: drvText, bytes: Array(chunk)))
+                events.send(.output(derivation: drvText, pid: process.pid, bytes: Array(chunk)))
             }
         } catch {
             try? logFile?.close()
             throw .sandbox(error)
         }
         try? logFile?.close()
+        if cancellation.isCancelled { throw .misc("interrupted by the client") }
         // Pool mode: SandboxProcess has killed every process of the build user by now.
 
         if let failure = failure(outcome) {
@@ -167,7 +185,11 @@ struct DerivationBuild {
 
         let registration = OutputRegistration(plan: plan, store: store, buildUID: buildUser?.uid, deduplicate: settings.deduplicate)
         do {
-            _ = try registration.register(missing: missing, chrootTop: chroot.topPath)
+            if check {
+                try registration.compare(chrootTop: chroot.topPath)
+            } else {
+                _ = try registration.register(missing: missing, chrootTop: chroot.topPath)
+            }
         } catch {
             if case .hashMismatch(let path, let algorithm, let expected, let actual) = error, settings.printBuildTrace {
                 events.message("@ hash-mismatch \(path) \(algorithm) \(expected) \(actual)")

@@ -69,6 +69,30 @@ struct OutputRegistration {
         }
     }
 
+    /// `--check` (§4.9): each rebuilt output, canonicalised inside the chroot, must have the
+    /// NAR hash the database has for it. Nothing is moved or registered.
+    func compare(chrootTop: String) throws(BuildError) {
+        let inChroot: FileDescriptor
+        do {
+            var fd = try FileDescriptor.open(chrootTop, [.readOnly, .directory, .noFollow])
+            for component in plan.storeDirectory.path.split(separator: "/") { fd = try fd.openDirectory(at: Array(component.utf8)) }
+            inChroot = fd
+        } catch { throw .system(error) }
+        for name in plan.outputs.keys.sorted(by: Derivation.byteOrder) {
+            guard let path = plan.outputs[name] else { continue }
+            try prepare(path, in: inChroot)
+            let absolute = path.absolute(in: plan.storeDirectory)
+            let rebuilt: Hash
+            do { rebuilt = try NARDumper.hash(path: chrootTop + absolute).hash } catch {
+                throw .buildFailed("cannot read output `\(absolute)': \(error)")
+            }
+            let recorded = try store.query { try $0.queryPathInfo(path) }?.narHash
+            if recorded != rebuilt {
+                throw .notDeterministic("derivation `\(drvText)' may not be deterministic: output `\(absolute)' differs")
+            }
+        }
+    }
+
     /// Existence, top-level permission/ownership, canonicalisation.
     private func prepare(_ path: StorePath, in directory: FileDescriptor) throws(BuildError) {
         let absolute = path.absolute(in: plan.storeDirectory)

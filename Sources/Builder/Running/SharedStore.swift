@@ -26,8 +26,9 @@ public final class SharedStore: @unchecked Sendable {
 /// Where a build's output and messages go: called from build threads, one call at a time (the
 /// Builder serialises them), so a daemon can write each to its client as it comes.
 public enum BuildEvent: Sendable {
-    /// A chunk of a builder's stdout/stderr.
-    case output(derivation: String, bytes: [UInt8])
+    /// A chunk of a builder's stdout/stderr; `pid` is the builder's host pid, as in
+    /// `@ build-started` (for `@ build-log <pid> <len>` multiplexing).
+    case output(derivation: String, pid: Int32, bytes: [UInt8])
     /// A line for the client's stderr channel (messages, `@ build-…` traces when asked for),
     /// without the trailing newline.
     case message(String)

@@ -10,6 +10,8 @@ struct Goal {
     /// Input derivations that are goals too (must succeed first).
     var dependencies: Set<StorePath>
     var dependents: Set<StorePath> = []
+    /// Rebuild and compare (`--check`), for top-level targets only.
+    var check = false
 }
 
 struct GoalGraph {

@@ -12,12 +12,14 @@ final class Scheduler: @unchecked Sendable {
     private let settings: BuildSettings
     private let events: EventChannel
     private let pool: BuildUserPool?
+    private let cancellation: Cancellation
     private let lock = ConditionLock()
     // Guarded by `lock`.
     private var finished: [(StorePath, BuildResult)] = []
     private var running = 0
 
-    init(store: SharedStore, settings: BuildSettings, events: EventChannel, pool: BuildUserPool?) {
+    init(store: SharedStore, settings: BuildSettings, events: EventChannel, pool: BuildUserPool?, cancellation: Cancellation) {
+        self.cancellation = cancellation
         self.store = store
         self.settings = settings
         self.events = events
@@ -42,6 +44,7 @@ final class Scheduler: @unchecked Sendable {
 
         lock.lock()
         while true {
+            if cancellation.isCancelled { stopped = true }
             while running < settings.maxBuildJobs, !stopped, !ready.isEmpty {
                 let path = ready.removeFirst()
                 guard let goal = graph.goals[path] else { continue }
@@ -118,6 +121,7 @@ final class Scheduler: @unchecked Sendable {
             let status: BuildResult.Status = { if case .buildFailed = error { return .permanentFailure } else { return .miscFailure } }()
             return BuildResult(status: status, errorMessage: error.description)
         }
-        return DerivationBuild(plan: plan, store: store, settings: settings, events: events, pool: pool).run()
+        return DerivationBuild(plan: plan, store: store, settings: settings, events: events, pool: pool,
+                               check: goal.check, cancellation: cancellation).run()
     }
 }
