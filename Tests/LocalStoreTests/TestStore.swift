@@ -73,7 +73,11 @@ extension TestStore {
     /// Runs `body` with a store handle that is closed afterwards, like a client process that
     /// exits: its temp roots stop counting.
     func populate<T>(_ body: (LocalStore) throws -> T) throws -> T {
-        let store = try open()
-        return try body(store)
+        let result = try { () throws -> T in try body(try open()) }()
+        // The handle is closed, but a process forked by a parallel test may still hold a copy
+        // of its temp-roots fd (and so its OFD lock) until that child execs. A real exited
+        // process holds nothing, so remove the file as the next GC would.
+        shell("rm -f '\(root)/state/temproots/'*")
+        return result
     }
 }
