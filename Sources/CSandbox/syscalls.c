@@ -1,11 +1,12 @@
 // Thin wrappers for syscalls Swift's Glibc module does not expose (it is built without
-// _GNU_SOURCE): pidfds, waitid(P_PIDFD), pipe2, close_range.
+// _GNU_SOURCE): pidfds, waitid(P_PIDFD), pipe2, close_range, unshare.
 #define _GNU_SOURCE
 #include "csandbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -45,4 +46,8 @@ int csandbox_pipe2(int fds[2], int flags) {
 
 int csandbox_close_range(unsigned int first, unsigned int last, unsigned int flags) {
     return (int)syscall(SYS_close_range, first, last, flags);
+}
+
+int csandbox_unshare(unsigned long flags) {
+    return unshare((int)flags);
 }

@@ -3,8 +3,10 @@ import LinuxSystem
 @testable import Sandbox
 
 /// A fake store with a static busybox input, a data input and an undeclared path, plus a TMPDIR,
-/// under one temporary directory; and a build user `guixbuilder01` in group `guixbuild`
-/// (created with groupadd/useradd if absent). Root only.
+/// under one temporary directory; and a build user `cloister-probe1` in group `cloister-probe`
+/// (created with groupadd/useradd as the seed's `guixbuilder` lines do, if absent). A dedicated
+/// user rather than a `guixbuild` member: killUser after each build would otherwise end other
+/// test suites' builds running as the same member. Root only.
 final class ProbeFixture: @unchecked Sendable {
     static let shared: Result<ProbeFixture, SetupError> = Result { () throws(SetupError) in try ProbeFixture() }
 
@@ -12,6 +14,8 @@ final class ProbeFixture: @unchecked Sendable {
         let description: String
     }
 
+    static let probeGroup = "cloister-probe"
+    static let probeUser = "cloister-probe1"
     static let poolGroup = "cloister-pool"
     static let poolMembers = ["cloister-pool1", "cloister-pool2"]
     let base: String
@@ -42,12 +46,12 @@ final class ProbeFixture: @unchecked Sendable {
         try run(["/bin/cp", "/bin/busybox", bb + "/bin/busybox"])
         try run(["/bin/sh", "-c", "echo hello > '\(dt)/greeting' && echo secret > '\(un)/x' && chmod -R a+rX '\(base)/store'"])
 
-        if (try? GroupAccount.named("guixbuild")) ?? nil == nil {
-            try run(["/usr/sbin/groupadd", "--system", "guixbuild"])
+        if (try? GroupAccount.named(Self.probeGroup)) ?? nil == nil {
+            try run(["/usr/sbin/groupadd", "--system", Self.probeGroup])
         }
-        if (try? UserAccount.named("guixbuilder01")) ?? nil == nil {
-            try run(["/usr/sbin/useradd", "-g", "guixbuild", "-G", "guixbuild", "-d", "/var/empty", "-s", "/usr/sbin/nologin",
-                     "-c", "Guix build user 01", "--system", "guixbuilder01"])
+        if (try? UserAccount.named(Self.probeUser)) ?? nil == nil {
+            try run(["/usr/sbin/useradd", "-g", Self.probeGroup, "-G", Self.probeGroup, "-d", "/var/empty", "-s", "/usr/sbin/nologin",
+                     "-c", "Cloister probe build user", "--system", Self.probeUser])
         }
         // A separate pool for BuildUserPoolTests: suites run concurrently, and killing one
         // suite's build user must not hit the other's builds.
@@ -58,7 +62,7 @@ final class ProbeFixture: @unchecked Sendable {
             try run(["/usr/sbin/useradd", "-g", Self.poolGroup, "-G", Self.poolGroup, "-d", "/var/empty", "-s", "/usr/sbin/nologin",
                      "--system", member])
         }
-        guard let user = try? UserAccount.named("guixbuilder01"), let group = try? GroupAccount.named("guixbuild") else {
+        guard let user = try? UserAccount.named(Self.probeUser), let group = try? GroupAccount.named(Self.probeGroup) else {
             throw SetupError(description: "no build user")
         }
         buildUser = user

@@ -209,14 +209,10 @@ struct ProbeTests {
     }
 }
 
-/// Fixed-output builds and `--disable-chroot` (guix-daemon.md §1.9, §3.1).
-@Suite(.serialized, .tags(.large), .enabled(if: geteuid() == 0))
-struct VariantTests {
-    typealias Mode = ProbeFixture.Mode
-    let fixture: ProbeFixture
-
-    init() throws { fixture = try ProbeFixture.shared.get() }
-
+/// Fixed-output builds and `--disable-chroot` (guix-daemon.md §1.9, §3.1). In the same
+/// serialized suite: every pool-mode build here runs as cloister-probe1, and killUser after one
+/// build would end a concurrent one.
+extension ProbeTests {
     func run(_ env: ChrootEnvironment) throws -> (LinuxSystem.ExitStatus, String) {
         var output: [UInt8] = []
         let outcome = try Sandbox.spawn(try env.spec()).wait { output += $0 }

@@ -135,6 +135,7 @@ int csandbox_pidfd_open(pid_t pid);
 int csandbox_pidfd_wait(int pidfd, int options, int *wstatus);
 int csandbox_pipe2(int fds[2], int flags);
 int csandbox_close_range(unsigned int first, unsigned int last, unsigned int flags);
+int csandbox_unshare(unsigned long flags);
 
 // Constants for Swift.
 static const unsigned long CSANDBOX_CLONE_NEWNS = 0x00020000;
