@@ -25,7 +25,7 @@ let package = Package(
         .target(name: "Builder", dependencies: ["StoreFormats", "LocalStore", "Sandbox", "LinuxSystem", "CZlib"]),
         .target(name: "Daemon", dependencies: ["StoreFormats", "WorkerProtocol", "LocalStore", "Builder", "LinuxSystem"]),
 
-        .executableTarget(name: "cloister", dependencies: ["StoreFormats", "WorkerProtocol", "LocalStore", "LinuxSystem"]),
+        .executableTarget(name: "cloister", dependencies: ["StoreFormats", "WorkerProtocol", "LocalStore", "LinuxSystem", "Builder"]),
         .executableTarget(name: "cloister-daemon", dependencies: ["Daemon", "LinuxSystem"]),
 
         // The benchmarks behind `make bench` (release build, ratios against same-run references).
