@@ -236,6 +236,40 @@ extension ProbeTests {
     }
 
     @Test(arguments: Mode.allCases)
+    func mountsAreNosuidAndHostSocketsInvisible(_ mode: Mode) throws {
+        // P-1.4 defence in depth: nothing the builder writes can become a setuid program.
+        let mounts = try fixture.sh(mode, "awk '$5 == \"/\" || $5 == \"/tmp/guix-build-probe.drv-0\" { print $5, ($6 ~ /nosuid/ && $6 ~ /nodev/) }' /proc/self/mountinfo")
+        #expect(mounts == "/ 1\n/tmp/guix-build-probe.drv-0 1\n")
+        // P-3.1: the network namespace shows no host unix sockets (only the header line).
+        #expect(try fixture.sh(mode, "wc -l < /proc/net/unix") == "1\n")
+    }
+
+    @Test(arguments: Mode.allCases)
+    func impersonatingLinux26(_ mode: Mode) throws {
+        var (env, dir) = try fixture.environment(mode, arguments: ["uname", "-r"])
+        defer { try? dir.remove() }
+        env.personality = ChrootEnvironment.personality(system: "x86_64-linux", hostSystem: "x86_64-linux", impersonateLinux26: true)
+        let (status, output) = try run(env)
+        #expect(status == .exited(code: 0))
+        #expect(output.hasPrefix("2.6."))
+    }
+
+    @Test func builderSymlinkOutOfTheStoreIsRefused() throws {
+        // SEC-02: a store symlink to /proc/self/exe would exec the daemon itself.
+        let link = "/gnu/store/4eeeeeeeeeeeeeeeeeeeeeeeeeeeeeee-evil"
+        let host = fixture.realStore + "/" + link.dropFirst(11)
+        mkdir(host, 0o755)
+        symlink("/proc/self/exe", host + "/builder")
+        var (env, dir) = try fixture.environment(.userNamespace, arguments: [])
+        defer { try? dir.remove() }
+        env.inputPaths.append(link)
+        env.builder = link + "/builder"
+        #expect(throws: SandboxError.invalidSpec(reason: "derivation builder `\(link)/builder' is outside the store")) {
+            try env.spec()
+        }
+    }
+
+    @Test(arguments: Mode.allCases)
     func withoutChroot(_ mode: Mode) throws {
         let marker = "98763\(mode == .pool ? 1 : 2)"
         var (env, dir) = try fixture.environment(mode, arguments: [
