@@ -33,9 +33,10 @@ public final class LocalStore {
     let bigLock: FileDescriptor
     /// The store directory, held open: every write into the store is relative to it.
     let storeFD: FileDescriptor
-    /// Reads the outputs of a `.drv` being registered, to fill `DerivationOutputs`. Defaults to
-    /// StoreFormats' Derivation parser; replaceable (e.g. to add output-path verification).
-    public var derivationOutputs: (_ path: StorePath, _ contents: [UInt8]) throws(LocalStoreError) -> [(id: String, path: StorePath)]
+    /// Reads the outputs of a `.drv` being registered, to fill `DerivationOutputs`. nil (the
+    /// default): StoreFormats' Derivation parser, plus guix-daemon's checkDerivationOutputs
+    /// (every output path recomputed from the derivation) unless the configuration turns it off.
+    public var derivationOutputs: ((_ path: StorePath, _ contents: [UInt8]) throws(LocalStoreError) -> [(id: String, path: StorePath)])?
     /// The temp-roots file of this process, created on the first `addTempRoot`.
     var tempRoots: TempRootsFile?
 
@@ -68,16 +69,27 @@ public final class LocalStore {
             do { try FileSystem.writeFileAtomically(layout.schemaFile, Array("\(StoreSchema.version)".utf8)) }
             catch { throw .system(error) }
         }
-        let store = layout.storeDirectory
-        derivationOutputs = { (path: StorePath, contents: [UInt8]) throws(LocalStoreError) -> [(id: String, path: StorePath)] in
-            try Self.parseDerivationOutputs(contents, store: store)
-        }
     }
 
-    /// The fixed output paths of a `.drv`, by output name.
-    static func parseDerivationOutputs(_ contents: [UInt8], store: StoreDirectory) throws(LocalStoreError) -> [(id: String, path: StorePath)] {
+    /// The output paths of the `.drv` at `path`, by output name; with `check`, each must be the
+    /// one its contents imply (input derivations are read from the store to hash them).
+    func readDerivationOutputs(_ path: StorePath, _ contents: [UInt8], check: Bool) throws(LocalStoreError) -> [(id: String, path: StorePath)] {
+        let store = storeDirectory
         let derivation: Derivation
         do throws(FormatError) { derivation = try Derivation(aterm: contents, store: store, rules: .nix) } catch { throw .format(error) }
+        if check {
+            let storeFD = self.storeFD
+            var hasher = DerivationHasher(store: store) { (input: StorePath) throws(FormatError) -> Derivation in
+                let bytes: [UInt8]
+                do { bytes = try storeFD.open(at: Array(input.baseName.utf8), [.readOnly, .noFollow]).readAll() } catch {
+                    throw .invalidStorePath(input.baseName, reason: "cannot read input derivation: \(error)")
+                }
+                return try Derivation(aterm: bytes, store: store, rules: .nix)
+            }
+            do throws(FormatError) {
+                try derivation.checkOutputs(name: try Derivation.name(of: path), hasher: &hasher, rules: .nix)
+            } catch { throw .invalidDerivationOutputs(absolute(path), reason: error.description) }
+        }
         return derivation.sortedOutputNames.compactMap { name in derivation.outputs[name]?.path.map { (name, $0) } }
     }
 

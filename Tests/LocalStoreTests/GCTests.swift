@@ -107,14 +107,13 @@ import LinuxSystem
     @Test(arguments: [(false, false), (false, true), (true, false), (true, true)])
     func keepOutputsKeepDerivationsMatrix(keepOutputs: Bool, keepDerivations: Bool) throws {
         let t = try TestStore()
-        let out = fakePath("hello")
-        let drv = try t.populate { setup in
-            let s = setup.storeDirectory
-            let drvText = Array("Derive([(\"out\",\"\(out.absolute(in: s))\",\"\",\"\")],[],[],\"x86_64-linux\",\"/bin/sh\",[],[])".utf8)
-            let drv = try setup.addTextToStore(name: "hello.drv", contents: drvText)
-            shell("mkdir '\(out.absolute(in: s))'")
+        let (drv, out) = try t.populate { setup in
+            let (text, outputs) = try makeDerivation("hello", in: setup.storeDirectory)
+            let drv = try setup.addTextToStore(name: "hello.drv", contents: text)
+            let out = outputs["out"]!
+            shell("mkdir '\(out.absolute(in: setup.storeDirectory))'")
             try setup.registerValidPath(fakeInfo(out, deriver: drv))
-            return drv
+            return (drv, out)
         }
         let store = try t.open { $0.gcKeepOutputs = keepOutputs; $0.gcKeepDerivations = keepDerivations }
         let s = store.storeDirectory

@@ -71,21 +71,24 @@ import StoreFormats
         #expect(try !store.isValidPath(a))
     }
 
-    @Test func derivationOutputsAreRecorded() throws {
+    @Test func derivationOutputsAreRecordedAndChecked() throws {
         let t = try TestStore()
         let store = try t.open()
-        let out = fakePath("hello"), dev = fakePath("hello-dev")
-        let drv = fakePath("hello.drv")
         let s = store.storeDirectory
-        let text = "Derive([(\"dev\",\"\(dev.absolute(in: s))\",\"\",\"\"),(\"out\",\"\(out.absolute(in: s))\",\"\",\"\")],[],[],\"x86_64-linux\",\"/bin/sh\",[],[])"
-        shell("printf '%s' '\(text)' > '\(drv.absolute(in: s))'")
-        try store.registerValidPaths([fakeInfo(drv)])
-        let outputs = try store.queryDerivationOutputs(drv)
-        #expect(outputs.map(\.id) == ["dev", "out"])
-        #expect(outputs.map(\.path) == [dev, out])
+        let (text, outputs) = try makeDerivation("hello", outputs: ["dev", "out"], in: s)
+        let drv = try store.addTextToStore(name: "hello.drv", contents: text)
+        let got = try store.queryDerivationOutputs(drv)
+        #expect(got.map(\.id) == ["dev", "out"])
+        #expect(got.map(\.path) == [outputs["dev"]!, outputs["out"]!])
+        let out = try #require(outputs["out"])
         #expect(try store.queryValidDerivers(out) == [drv])
         try store.registerValidPaths([fakeInfo(out, deriver: drv)])
         #expect(try store.queryRequisites([drv], includeOutputs: true) == [drv, out])
+
+        // A .drv whose output path is not the one its contents imply is refused.
+        let forged = String(decoding: text, as: UTF8.self).replacingOccurrences(of: out.hashPart, with: fakePath("x").hashPart)
+        #expect(throws: LocalStoreError.self) { try store.addTextToStore(name: "hello.drv", contents: Array(forged.utf8)) }
+        #expect(try store.queryAllValidPaths().count == 2)
     }
 
     @Test func invalidateRefusesWhileReferred() throws {

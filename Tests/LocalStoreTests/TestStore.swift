@@ -81,3 +81,19 @@ extension TestStore {
         return result
     }
 }
+
+/// A valid derivation `name` with the given outputs: returns its ATerm and output paths.
+func makeDerivation(_ name: String, outputs names: [String] = ["out"], in store: StoreDirectory) throws -> (text: [UInt8], outputs: [String: StorePath]) {
+    let placeholder = fakePath("placeholder")
+    var outputs: [String: DerivationOutput] = [:]
+    var env: [[UInt8]: [UInt8]] = [Array("name".utf8): Array(name.utf8)]
+    for n in names { outputs[n] = .inputAddressed(placeholder); env[Array(n.utf8)] = [] }
+    var drv = Derivation(outputs: outputs, platform: "x86_64-linux", builder: Array("/bin/sh".utf8), env: env)
+    var hasher = DerivationHasher(store: store)
+    let paths = try drv.computedOutputPaths(name: name, hasher: &hasher)
+    for (n, p) in paths {
+        drv.outputs[n] = .inputAddressed(p)
+        drv.env[Array(n.utf8)] = Array(p.absolute(in: store).utf8)
+    }
+    return (drv.render(in: store), paths)
+}

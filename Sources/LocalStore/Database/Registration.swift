@@ -21,7 +21,11 @@ extension LocalStore {
             let contents: [UInt8]
             do { contents = try FileDescriptor.open(absolute(info.path), [.readOnly, .noFollow]).readAll() }
             catch { throw .system(error) }
-            outputs[info.path] = try derivationOutputs(info.path, contents)
+            if let custom = derivationOutputs {
+                outputs[info.path] = try custom(info.path, contents)
+            } else {
+                outputs[info.path] = try readDerivationOutputs(info.path, contents, check: configuration.checkDerivationOutputs)
+            }
         }
         try database.db.transaction { () throws(LocalStoreError) in
             var ids: [StorePath: Int64] = [:]

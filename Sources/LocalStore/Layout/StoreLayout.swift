@@ -98,6 +98,9 @@ public struct StoreConfiguration: Sendable {
     /// `sync-before-registering`: fsync every new file and directory before registering it
     /// (default off, as in Guix: a process crash never loses page-cache data; power loss can).
     public var syncBeforeRegistering: Bool
+    /// Refuse to register a `.drv` whose output paths are not the ones its contents imply
+    /// (guix-daemon always checks).
+    public var checkDerivationOutputs: Bool = true
     /// `use-sqlite-wal`: journal mode WAL (else truncate).
     public var useSQLiteWAL: Bool
     /// How long a connection waits on another's write lock before SQLITE_BUSY (Guix: 1 hour).
