@@ -17,6 +17,10 @@ public enum Sandbox {
         if case .userNamespace = spec.identity { userNamespace = true } else { userNamespace = false }
         if userNamespace { flags |= CSANDBOX_CLONE_NEWUSER }
 
+        // guix-daemon kills the build user's processes before each build too: a stray of an
+        // earlier build must not meet this one (security.md P-1.2).
+        if case .buildUser(let uid, _, _) = spec.identity { try? killUser(uid) }
+
         let arena = StepArena(steps)
         let result = arena.withSteps { (pointer, count) in
             var request = csandbox_spawn_request(steps: pointer, step_count: count, clone_flags: flags, log_fd: log.write.rawValue)

@@ -86,6 +86,24 @@ struct BuildUserPoolTests {
         #expect(hostProcesses(containing: "sleep \(marker)").isEmpty)
     }
 
+    @Test func spawningAsABuildUserEndsItsStrays() throws {
+        let user = try pool.acquire()
+        let marker = "987649"
+        let pid = try spawnAs(uid: user.uid, gid: user.gid, ["/bin/busybox", "sleep", marker])
+        let dir = try BuildDirectory.create(temporaryDirectory: fixture.temporaryDirectory, derivationName: "stray.drv",
+                                            owner: Ownership(uid: user.uid, gid: user.gid))
+        defer { try? dir.remove() }
+        let env = ChrootEnvironment(
+            derivationName: "stray.drv", realStoreDirectory: fixture.realStore, inputPaths: [fixture.busybox],
+            chrootDirectory: fixture.newChroot(.userNamespace), buildDirectory: dir, identity: user.identity, builder: fixture.shell,
+            arguments: ["true"].map { Array($0.utf8) })
+        let process = try Sandbox.spawn(try env.spec())
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        #expect(status & 0x7f == SIGKILL)
+        #expect(try process.wait().status == .exited(code: 0))
+    }
+
     /// posix_spawn through setpriv, so the process really runs as `uid`.
     func spawnAs(uid: UInt32, gid: UInt32, _ argv: [String]) throws -> pid_t {
         let full = ["/usr/bin/setpriv", "--reuid=\(uid)", "--regid=\(gid)", "--clear-groups"] + argv
