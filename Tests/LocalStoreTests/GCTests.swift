@@ -92,6 +92,22 @@ import LinuxSystem
         #expect(shell("ls '\(t.root)/state/temproots' | wc -l") == "0\n")
     }
 
+    /// A process whose working directory is in a dead path keeps it (runtime roots).
+    @Test func runtimeRootsOfRunningProcesses() throws {
+        let t = try TestStore()
+        let tree = try t.populate { try $0.addToStore(nar: ByteArraySource(try sampleTreeNAR("busy")), name: "busy", method: .recursive) }
+        let store = try t.open()
+        let dir = tree.absolute(in: store.storeDirectory)
+        let pid = try Worker.spawnShell("cd '\(dir)/bin' && exec sleep 5")
+        defer { kill(pid, SIGKILL); _ = Worker.wait(pid) }
+        usleep(100_000)
+        #expect(store.findRuntimeRoots().contains(tree))
+        #expect(try store.collectGarbage(GCOptions(action: .returnDead)).paths.isEmpty)
+        kill(pid, SIGKILL)
+        _ = Worker.wait(pid)
+        #expect(try store.collectGarbage(GCOptions(action: .returnDead)).paths == [dir])
+    }
+
     @Test func ownTempRootsProtect() throws {
         let t = try TestStore()
         let store = try t.open()

@@ -32,6 +32,17 @@ enum Worker {
         return pid
     }
 
+    /// `/bin/sh -c command`.
+    static func spawnShell(_ command: String) throws -> pid_t {
+        let argv: [String] = ["/bin/sh", "-c", command]
+        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { cArgs.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, "/bin/sh", nil, nil, &cArgs, environ)
+        guard rc == 0 else { throw TestFailure("posix_spawn: \(rc)") }
+        return pid
+    }
+
     static func wait(_ pid: pid_t) -> Int32 {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}

@@ -50,6 +50,7 @@ extension LocalStore {
         defer { _ = tempRootLocks }
         var roots = Set(try findRoots().values)
         for text in tempRoots { if let p = try? parseStorePath(text) { roots.insert(p) } }
+        if configuration.scanRuntimeRoots { roots.formUnion(findRuntimeRoots()) }
         let live = try liveSet(from: roots)
         var results = GCResults()
 

@@ -101,6 +101,8 @@ public struct StoreConfiguration: Sendable {
     /// Refuse to register a `.drv` whose output paths are not the ones its contents imply
     /// (guix-daemon always checks).
     public var checkDerivationOutputs: Bool = true
+    /// Treat store items used by running processes as roots (`guix gc --list-busy`).
+    public var scanRuntimeRoots: Bool = true
     /// `use-sqlite-wal`: journal mode WAL (else truncate).
     public var useSQLiteWAL: Bool
     /// How long a connection waits on another's write lock before SQLITE_BUSY (Guix: 1 hour).
