@@ -73,6 +73,12 @@ extension ServerSession {
                     let text = try guarded.readAll(limit: Int(reader.limits.longString))
                     let path = try service.addTextToStore(name: name, text: text, references: refs, repair: repair && trusted)
                     added = try info(path)
+                } else if case .fixed(.flat, _) = method {
+                    // Flat data arrives as the file's bytes; the service takes a NAR, so the
+                    // file is wrapped (in memory, bounded, as Nix 2.8 buffers flat adds too).
+                    let contents = try guarded.readAll(limit: Int(reader.limits.longString))
+                    added = try service.addToStore(name: name, method: method, references: refs, repair: repair && trusted,
+                                                   source: MemoryStream(input: NarEncoding.regularFile(contents)))
                 } else {
                     added = try service.addToStore(name: name, method: method, references: refs, repair: repair && trusted, source: guarded)
                     try framed.finish()
@@ -82,7 +88,7 @@ extension ServerSession {
         case .addToStoreLegacy(let name, let fixed, let recursive, let algorithmName):
             // `fixed == 0` means "sha256, recursive" whatever follows (Nix 2.8 daemon.cc).
             let isRecursive = !fixed || recursive
-            let nar = NarDelimiter(reader, contentsOnly: !isRecursive)
+            let nar = NarDelimiter(reader)
             let guarded = GuardedSource(nar)
             // An inline NAR that breaks cannot be skipped: any failure closes the connection.
             try serve(v, payload: guarded, drain: { () throws(WorkerProtocolError) in try nar.finish() }) {

@@ -105,8 +105,8 @@ public protocol StoreService: AnyObject {
     func queryAllValidPaths() throws -> [StorePath]
     func queryValidPaths(_ paths: [StorePath]) throws -> [StorePath]
 
-    /// Adds data hashed per `method`: a NAR for recursive, the file's bytes for flat, the
-    /// text for text. `source` ends where the data ends.
+    /// Adds an object that arrives as a NAR (`source` ends where the NAR ends), hashed per
+    /// `method` (flat: the NAR must hold a single regular file, whose contents are hashed).
     func addToStore(name: String, method: AddMethod, references: [StorePath], repair: Bool, source: ByteSource) throws -> PathInfoRecord
     func addTextToStore(name: String, text: [UInt8], references: [StorePath], repair: Bool) throws -> StorePath
     /// A NAR whose metadata the client supplies; `checkSignatures` is forced on for

@@ -1,0 +1,133 @@
+/// The listener (guix-daemon.md §0, §10.3): socket activation (`LISTEN_PID`/`LISTEN_FDS`) or
+/// each `--listen` address or the default Unix socket; for every connection, SO_PEERCRED ->
+/// trust (root or the daemon's uid; TCP never), the per-user profile directory (SEC-01), and
+/// a session on its own thread with its own LocalStore (one SQLite connection each; the store
+/// coordinates threads with OFD locks). SIGTERM/SIGINT stop accepting and return.
+import StoreFormats
+import WorkerProtocol
+import LocalStore
+import LinuxSystem
+
+public final class DaemonServer: @unchecked Sendable {
+    public let configuration: DaemonConfiguration
+    let storeConfiguration: StoreConfiguration
+    var listeners: [(FileDescriptor, remote: Bool)] = []
+    /// Called with each log line (stderr in the executable).
+    let log: @Sendable (String) -> Void
+
+    public init(configuration: DaemonConfiguration, log: @escaping @Sendable (String) -> Void = { _ in }) throws {
+        self.configuration = configuration
+        self.log = log
+        let layout = StoreLayout(storeDirectory: try StoreDirectory(configuration.storeDirectory),
+                                 stateDirectory: configuration.stateDirectory,
+                                 databaseDirectory: configuration.databaseDirectory,
+                                 logDirectory: configuration.logDirectory,
+                                 configurationDirectory: configuration.configurationDirectory)
+        storeConfiguration = StoreConfiguration(layout: layout, nameRules: .nix, gcKeepOutputs: configuration.gcKeepOutputs,
+                                                gcKeepDerivations: configuration.gcKeepDerivations,
+                                                deduplicate: configuration.autoOptimiseStore)
+    }
+
+    /// Opens the listening sockets.
+    public func listen() throws {
+        if !configuration.activationDescriptors.isEmpty {
+            log("socket-activated with \(configuration.activationDescriptors.count) socket(s)")
+            for fd in configuration.activationDescriptors {
+                listeners.append((FileDescriptor(owning: fd), remote: !Socket.isUnixSocket(fd)))
+            }
+            return
+        }
+        for address in configuration.effectiveListenAddresses {
+            switch address {
+            case .unix(let path):
+                if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
+                    try Self.makeDirectories(String(path[..<slash]))
+                }
+                listeners.append((try Socket.listenUnix(path: path), remote: false))
+                log("listening on \(path)")
+            case .tcp(let host, let port):
+                listeners.append((try Socket.listenTCP(host: host, port: port), remote: true))
+                log("listening on \(host):\(port)")
+            }
+        }
+    }
+
+    static func makeDirectories(_ path: String) throws {
+        var prefix = ""
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            try makeDirectory(prefix)
+        }
+    }
+
+    /// `mkdir`; false if it already existed.
+    @discardableResult
+    static func makeDirectory(_ path: String) throws(SystemError) -> Bool {
+        do {
+            try FileDescriptor.currentDirectory.makeDirectory(at: Array(path.utf8), mode: 0o755)
+            return true
+        } catch {
+            if error.errno == .fileExists { return false }
+            throw error
+        }
+    }
+
+    /// Accepts until SIGTERM/SIGINT. Each connection runs on its own thread.
+    public func run() throws {
+        // Open the store once up front so setup errors show at startup, not per client.
+        _ = try LocalStore(configuration: storeConfiguration)
+        while !DaemonProcess.terminationRequested {
+            // EINTR (a signal arrived) just comes back round to the termination check.
+            guard let ready = try? pollReadable(listeners.map(\.0), timeoutMilliseconds: 200) else { continue }
+            for (i, isReady) in ready.enumerated() where isReady {
+                guard let connection = try? Socket.accept(listeners[i].0) else { continue }
+                let remote = listeners[i].remote
+                try DaemonProcess.detachThread { [self] in serve(connection, remote: remote) }
+            }
+        }
+        log("terminating on signal")
+    }
+
+    /// Identifies the peer and runs one session to its end.
+    public func serve(_ connection: FileDescriptor, remote: Bool) {
+        defer { try? connection.close() }
+        let peer = remote ? nil : Socket.peerCredentials(connection)
+        let daemonUID = ProcessEnvironment.realUserID
+        let trusted = peer.map { $0.uid == 0 || $0.uid == daemonUID } ?? false
+        let userName = peer.flatMap { DaemonProcess.userName(of: $0.uid) }
+        let client = ClientIdentity(uid: peer?.uid, gid: peer?.gid, pid: peer?.pid, userName: userName, trusted: trusted, remote: remote)
+        if let peer { log("accepted connection from pid \(peer.pid), user \(userName ?? String(peer.uid))") }
+        let stream = SocketStream(connection)
+        let store: LocalStore
+        do { store = try LocalStore(configuration: storeConfiguration) } catch {
+            refuse(stream, error)
+            return
+        }
+        let service = LocalStoreService(store: store, substituteURLs: configuration.useSubstitutes ? configuration.substituteURLs : [])
+        let session = ServerSession(stream: stream, service: service, client: client, storeDirectory: store.storeDirectory)
+        session.onHandshake = { [self] _, _ in try makeUserProfileDirectory(client) }
+        _ = session.run()
+    }
+
+    /// A client we cannot serve still gets the handshake and an error frame.
+    private func refuse(_ stream: SocketStream, _ error: any Error) {
+        let session = ServerSession(stream: stream, service: RefusingService(error), client: ClientIdentity(trusted: false),
+                                    storeDirectory: (try? StoreDirectory(configuration.storeDirectory)) ?? .guix)
+        session.onHandshake = { _, _ in throw error }
+        _ = session.run()
+    }
+
+    /// `profiles/per-user/<user>`, owned by the user (SEC-01; guix-daemon.md §7.2 step 6).
+    func makeUserProfileDirectory(_ client: ClientIdentity) throws {
+        guard let name = client.userName, let uid = client.uid, !name.contains("/"), name != "..", name != "." else { return }
+        let perUser = configuration.stateDirectory + "/profiles/per-user"
+        try Self.makeDirectories(perUser)
+        let dir = perUser + "/" + name
+        guard try Self.makeDirectory(dir) else { return }
+        if ProcessEnvironment.effectiveUserID == 0 {
+            let fd = try FileDescriptor.open(dir, [.directory, .noFollow])
+            defer { try? fd.close() }
+            try fd.changeOwner(uid, client.gid ?? uid)
+        }
+    }
+}

@@ -1,0 +1,183 @@
+/// `StoreService` over the LocalStore module: what one connection's operations do to the store.
+/// Operations the store cannot do yet answer with a clear error saying so (see the list in
+/// `unavailable`); nothing pretends to succeed.
+import StoreFormats
+import WorkerProtocol
+import LocalStore
+import LinuxSystem
+
+public final class LocalStoreService: StoreService {
+    public let store: LocalStore
+    var context: StoreContext
+    /// Effective client settings after SetOptions (untrusted names carry `untrusted-`).
+    public private(set) var settings: [String: String] = [:]
+    let substituteURLsOfDaemon: [String]
+
+    public init(store: LocalStore, substituteURLs: [String] = []) {
+        self.store = store
+        self.context = StoreContext(storeDirectory: store.storeDirectory, rules: .nix)
+        self.substituteURLsOfDaemon = substituteURLs
+    }
+
+    static func unavailable(_ what: String) -> StoreServiceError {
+        StoreServiceError("\(what) is not available in this daemon yet")
+    }
+
+    public func setOptions(_ options: ClientOptions, settings: [ClientOptions.Setting]) throws {
+        for s in settings { self.settings[s.name] = s.value }
+    }
+
+    public func isValidPath(_ path: StorePath) throws -> Bool { try store.isValidPath(path) }
+
+    public func queryPathInfo(_ path: StorePath) throws -> PathInfoRecord? {
+        guard let info = try store.queryPathInfo(path) else { return nil }
+        return PathInfoRecord(path: info.path, deriver: info.deriver, narHash: info.narHash, references: info.sortedReferences,
+                              registrationTime: UInt64(max(info.registrationTime, 0)), narSize: info.narSize)
+    }
+
+    public func queryReferrers(_ path: StorePath) throws -> [StorePath] { try store.queryReferrers(path) }
+    public func queryValidDerivers(_ path: StorePath) throws -> [StorePath] { try store.queryValidDerivers(path) }
+    public func queryDerivationOutputMap(_ drvPath: StorePath) throws -> [(String, StorePath?)] {
+        try store.queryDerivationOutputs(drvPath).map { ($0.id, Optional($0.path)) }
+    }
+    public func queryPathFromHashPart(_ hashPart: String) throws -> StorePath? { try store.queryPathFromHashPart(hashPart) }
+    public func queryAllValidPaths() throws -> [StorePath] { try store.queryAllValidPaths() }
+    public func queryValidPaths(_ paths: [StorePath]) throws -> [StorePath] { Array(try store.queryValidPaths(paths)).sorted() }
+
+    public func addToStore(name: String, method: AddMethod, references: [StorePath], repair: Bool, source: ByteSource) throws -> PathInfoRecord {
+        guard case .fixed(let ingestion, let algorithm) = method else { throw StoreServiceError("text objects go through AddTextToStore") }
+        let path = try store.addToStore(nar: SourceAdapter(source), name: name, method: ingestion, hashAlgorithm: algorithm,
+                                        references: Set(references), repair: repair)
+        guard var info = try queryPathInfo(path) else { throw StoreServiceError.invalidPath(context.render(path)) }
+        if ingestion == .recursive && algorithm == .sha256 { info.contentAddress = "fixed:r:sha256:" + info.narHash.nix32 }
+        return info
+    }
+
+    public func addTextToStore(name: String, text: [UInt8], references: [StorePath], repair: Bool) throws -> StorePath {
+        try store.addTextToStore(name: name, contents: text, references: Set(references), repair: repair)
+    }
+
+    public func addToStoreNar(_ info: PathInfoRecord, source: ByteSource, repair: Bool, checkSignatures: Bool) throws {
+        let valid = ValidPathInfo(path: info.path, narHash: info.narHash, references: Set(info.references), deriver: info.deriver, narSize: info.narSize)
+        guard checkSignatures else {
+            try store.addToStore(info: valid, nar: SourceAdapter(source), repair: repair)
+            return
+        }
+        // Signature verification needs the trusted-key store, which does not exist yet; a
+        // correct content-address claim is the other way in (formats.md §6.6, op 39).
+        guard let ca = info.contentAddress else {
+            throw StoreServiceError("cannot add path '\(context.render(info.path))' because it lacks a signature by a trusted key")
+        }
+        let nar = try source.readAll(limit: 1 << 28)
+        try ContentAddressCheck.verify(ca, nar: nar, info: info, in: store.storeDirectory)
+        try store.addToStore(info: valid, nar: ByteArraySource(nar), repair: repair)
+    }
+
+    public func narFromPath(_ path: StorePath, to sink: ByteSink) throws {
+        _ = try NARDumper.dump(path: context.render(path), to: SinkAdapter(sink))
+    }
+
+    public func exportPath(_ path: StorePath, sign: Bool, to sink: ByteSink) throws {
+        if sign { throw Self.unavailable("signing exports") }
+        guard let info = try store.queryPathInfo(path) else { throw StoreServiceError.invalidPath(context.render(path)) }
+        _ = try NARDumper.dump(path: context.render(path), to: SinkAdapter(sink))
+        let writer = WireWriter(sink)
+        try writeExportTrailer(ExportTrailer(path: path, references: info.sortedReferences, deriver: info.deriver, signature: nil), to: writer, context)
+        try writer.flush()
+    }
+
+    public func importPaths(_ stream: ExportStreamReader, requireSignature: Bool) throws -> [StorePath] {
+        if requireSignature { throw Self.unavailable("importing signed archives (signature verification)") }
+        var imported: [StorePath] = []
+        while let nar = try stream.nextItem() {
+            // The path comes after its NAR: stage the NAR (bounded) to learn where it goes.
+            let staged = try nar.readAll(limit: 1 << 30)
+            let trailer = try stream.trailer()
+            let hash = Hasher.hash(.sha256, staged)
+            let info = ValidPathInfo(path: trailer.path, narHash: hash, references: Set(trailer.references), deriver: trailer.deriver,
+                                     narSize: UInt64(staged.count))
+            try store.addToStore(info: info, nar: ByteArraySource(staged))
+            imported.append(trailer.path)
+        }
+        return imported
+    }
+
+    public func addTempRoot(_ path: StorePath) throws { try store.addTempRoot(path) }
+
+    /// `gcroots/auto/<nix32(sha1(path))>` -> path (Nix 2.8 LocalFSStore::addIndirectRoot; the
+    /// symlink is recorded, never followed).
+    public func addIndirectRoot(_ path: String) throws {
+        let name = Hasher.hash(.sha1, path).nix32
+        let auto = store.layout.autoRootsDirectory
+        let dir: FileDescriptor
+        do { dir = try FileDescriptor.open(auto, [.directory]) } catch {
+            try? FileDescriptor.currentDirectory.makeDirectory(at: Array(auto.utf8), mode: 0o755)
+            dir = try FileDescriptor.open(auto, [.directory])
+        }
+        defer { try? dir.close() }
+        let temporary = Array(".tmp-\(name)-\(ProcessIdentity.processID)".utf8)
+        try? dir.remove(at: temporary)
+        try dir.makeSymlink(at: temporary, target: Array(path.utf8))
+        try dir.rename(at: temporary, to: dir, Array(name.utf8))
+    }
+
+    public func findRoots(censor: Bool) throws -> [(String, StorePath)] { throw Self.unavailable("listing GC roots") }
+    public func collectGarbage(_ request: GCRequest) throws -> GCResult { throw Self.unavailable("garbage collection") }
+    public func verifyStore(checkContents: Bool, repair: Bool, log: LogSink) throws -> Bool { throw Self.unavailable("store verification") }
+    public func optimiseStore(log: LogSink) throws { _ = try store.optimiseStore() }
+    public func addSignatures(_ path: StorePath, _ signatures: [String]) throws {
+        throw StoreServiceError("the Guix store database (schema 7) keeps no signatures")
+    }
+
+    public func substituteURLs() throws -> [String] {
+        if let urls = settings["untrusted-substitute-urls"] ?? settings["substitute-urls"] {
+            return urls.split(separator: " ").map(String.init)
+        }
+        return substituteURLsOfDaemon
+    }
+
+    /// Opaque paths must be valid; derivation outputs must all be valid already (builds are
+    /// the builder's, not yet merged).
+    public func buildPaths(_ paths: [DerivedPath], mode: UInt64, log: LogSink) throws {
+        let missing = try queryMissing(paths)
+        if let first = missing.unknown.first { throw StoreServiceError("path '\(context.render(first))' is not valid and cannot be substituted") }
+        if let first = missing.willBuild.first { throw StoreServiceError.notBuiltYet("building '\(context.render(first))'") }
+    }
+
+    public func buildPathsWithResults(_ paths: [DerivedPath], mode: UInt64, log: LogSink) throws -> [(DerivedPath, BuildResult)] {
+        try buildPaths(paths, mode: mode, log: log)
+        return paths.map { ($0, BuildResult(status: .alreadyValid)) }
+    }
+
+    public func queryMissing(_ paths: [DerivedPath]) throws -> MissingPaths {
+        var missing = MissingPaths()
+        for item in paths {
+            switch item {
+            case .opaque(let p):
+                if try !store.isValidPath(p) { missing.unknown.append(p) }
+            case .built(let drv, let spec):
+                guard try store.isValidPath(drv) else { missing.unknown.append(drv); continue }
+                let outputs = try store.queryDerivationOutputs(drv)
+                let wanted = outputs.filter { o in
+                    if case .names(let names) = spec { return names.contains(o.id) }
+                    return true
+                }
+                if try wanted.isEmpty || wanted.contains(where: { try !store.isValidPath($0.path) }) { missing.willBuild.append(drv) }
+            }
+        }
+        return missing
+    }
+}
+
+/// The worker protocol's sources and sinks as LocalStore's NAR byte source / sink.
+struct SourceAdapter: NARByteSource {
+    let source: ByteSource
+    init(_ source: ByteSource) { self.source = source }
+    mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int { try source.read(into: buffer) }
+}
+
+struct SinkAdapter: NARSink {
+    let sink: ByteSink
+    init(_ sink: ByteSink) { self.sink = sink }
+    mutating func write(_ bytes: UnsafeRawBufferPointer) throws { try sink.write(bytes) }
+}

@@ -1,0 +1,39 @@
+import Glibc
+import Daemon
+import LinuxSystem
+
+/// `cloister-daemon [OPTION...]`: guix-daemon's command line (Daemon/Options), then the
+/// listener. Thin: everything lives in the Daemon module.
+@main
+enum CloisterDaemon {
+    static func main() {
+        let environment = ProcessEnvironment.current()
+        switch DaemonCommandLine.parse(CommandLine.arguments, environment: environment, processID: ProcessEnvironment.processID) {
+        case .exit(let status, let out, let err):
+            if !out.isEmpty { say(out, to: 1) }
+            if !err.isEmpty { say(err, to: 2) }
+            exit(status)
+        case .run(let configuration):
+            DaemonProcess.installSignalHandlers()
+            umask(0o022)
+            do {
+                let server = try DaemonServer(configuration: configuration) { line in say(line + "\n", to: 2) }
+                try server.listen()
+                try server.run()
+            } catch {
+                say("guix-daemon: error: \(error)\n", to: 2)
+                exit(1)
+            }
+        }
+    }
+}
+
+private func say(_ text: String, to fd: Int32) {
+    var bytes = Array(text.utf8)
+    var done = 0
+    while done < bytes.count {
+        let n = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+        if n <= 0 { return }
+        done += n
+    }
+}
