@@ -72,3 +72,37 @@ struct BuildDirectoryTests {
         #expect(wrapper.owner == 0 && wrapper.permissions == 0o700)
     }
 }
+
+/// `<drv>.chroot` in the store directory (SEC-09).
+@Suite(.serialized, .tags(.medium))
+struct ChrootDirectoryTests {
+    @Test func createdPrivateAndReplacedAfresh() throws {
+        var template = Array("/tmp/cloister-chroot-XXXXXX".utf8CString)
+        let store = String(cString: try #require(mkdtemp(&template)))
+        defer { _ = try? run(["/bin/rm", "-rf", store]) }
+        let first = try ChrootDirectory.create(storeDirectory: store, derivationBaseName: "abc-hello.drv", buildGroup: nil)
+        #expect(first.path == store + "/abc-hello.drv.chroot" && first.root == first.path + "/top")
+        #expect(try HostPath.status(first.path)?.permissions == 0o750)
+        #expect(try HostPath.status(first.root)?.permissions == 0o750)
+        // Leftovers of an interrupted build (read-only dirs, a symlink out) are removed, not followed.
+        mkdir(first.root + "/gnu", 0o555)
+        symlink(store, first.root + "/escape")
+        let second = try ChrootDirectory.create(storeDirectory: store, derivationBaseName: "abc-hello.drv", buildGroup: nil)
+        #expect(!HostPath.exists(second.root + "/gnu") && !HostPath.exists(second.root + "/escape"))
+        #expect(HostPath.exists(store))
+        try second.remove()
+        #expect(!HostPath.exists(second.path))
+        #expect(throws: SandboxError.self) { try ChrootDirectory.create(storeDirectory: store, derivationBaseName: "../x", buildGroup: nil) }
+    }
+
+    @Test(.enabled(if: geteuid() == 0)) func poolModeGroupOwnsTop() throws {
+        var template = Array("/tmp/cloister-chroot-XXXXXX".utf8CString)
+        let store = String(cString: try #require(mkdtemp(&template)))
+        defer { _ = try? run(["/bin/rm", "-rf", store]) }
+        let chroot = try ChrootDirectory.create(storeDirectory: store, derivationBaseName: "abc-hello.drv", buildGroup: 4343)
+        let top = try #require(try HostPath.status(chroot.root))
+        let wrapper = try #require(try HostPath.status(chroot.path))
+        #expect(top.owner == 0 && top.group == 4343 && top.permissions == 0o750)
+        #expect(wrapper.owner == 0 && wrapper.group == 0 && wrapper.permissions == 0o750)
+    }
+}

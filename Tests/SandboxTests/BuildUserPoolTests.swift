@@ -56,7 +56,7 @@ struct BuildUserPoolTests {
             directories.append(dir)
             let env = ChrootEnvironment(
                 derivationName: "pool.drv", realStoreDirectory: fixture.realStore, inputPaths: [fixture.busybox],
-                chrootDirectory: fixture.newChroot(.userNamespace), buildDirectory: dir, identity: user.identity, builder: fixture.shell,
+                chrootDirectory: try fixture.newChroot(.userNamespace), buildDirectory: dir, identity: user.identity, builder: fixture.shell,
                 arguments: ["sh", "-c", "id -u; sleep 0.2; touch ok"].map { Array($0.utf8) })
             processes.append(try Sandbox.spawn(try env.spec()))
         }
@@ -95,7 +95,7 @@ struct BuildUserPoolTests {
         defer { try? dir.remove() }
         let env = ChrootEnvironment(
             derivationName: "stray.drv", realStoreDirectory: fixture.realStore, inputPaths: [fixture.busybox],
-            chrootDirectory: fixture.newChroot(.userNamespace), buildDirectory: dir, identity: user.identity, builder: fixture.shell,
+            chrootDirectory: try fixture.newChroot(.userNamespace), buildDirectory: dir, identity: user.identity, builder: fixture.shell,
             arguments: ["true"].map { Array($0.utf8) })
         let process = try Sandbox.spawn(try env.spec())
         var status: Int32 = 0

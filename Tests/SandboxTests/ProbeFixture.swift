@@ -27,7 +27,6 @@ final class ProbeFixture: @unchecked Sendable {
     let temporaryDirectory: String
     let buildUser: UserAccount
     let buildGroup: GroupAccount
-    private var counter = 0
 
     var shell: String { busybox + "/bin/busybox" }
 
@@ -36,6 +35,8 @@ final class ProbeFixture: @unchecked Sendable {
         guard let made = mkdtemp(&template) else { throw SetupError(description: "mkdtemp failed") }
         base = String(cString: made)
         chmod(base, 0o755)
+        // `shared` lives until exit, so its deinit never runs: clean up then.
+        atexit { if case .success(let fixture) = ProbeFixture.shared { _ = try? run(["/bin/rm", "-rf", fixture.base]) } }
         realStore = base + "/store/gnu/store"
         temporaryDirectory = base + "/tmp"
         try run(["/bin/mkdir", "-p", realStore, temporaryDirectory, base + "/chroots"])
@@ -69,7 +70,6 @@ final class ProbeFixture: @unchecked Sendable {
         buildGroup = group
     }
 
-    deinit { _ = try? run(["/bin/rm", "-rf", base]) }
 
     enum Mode: String, CaseIterable, Sendable, CustomStringConvertible {
         case pool, userNamespace
@@ -85,13 +85,12 @@ final class ProbeFixture: @unchecked Sendable {
         }
     }
 
-    /// A fresh, empty chroot directory (mode 0750 root:G in pool mode, as guix-daemon makes it).
-    func newChroot(_ mode: Mode) -> String {
-        counter += 1
-        let path = "\(base)/chroots/\(counter)"
-        mkdir(path, 0o750)
-        if mode == .pool { chown(path, 0, buildGroup.gid) }
-        return path
+    /// A fresh chroot root, made as guix-daemon makes it: `<drv>.chroot/top` next to the store
+    /// items (0750, root:G in pool mode). Random names: suites call this concurrently.
+    func newChroot(_ mode: Mode) throws -> String {
+        let name = "\(UInt64.random(in: 1..<UInt64.max))-probe.drv"
+        return try ChrootDirectory.create(storeDirectory: realStore, derivationBaseName: name,
+                                          buildGroup: mode == .pool ? buildGroup.gid : nil).root
     }
 
     func environment(_ mode: Mode, name: String = "probe.drv", arguments: [String], inputs: [String]? = nil,
@@ -100,7 +99,7 @@ final class ProbeFixture: @unchecked Sendable {
         let dir = try BuildDirectory.create(temporaryDirectory: temporaryDirectory, derivationName: name, owner: owner)
         let env = ChrootEnvironment(
             derivationName: name, storeDirectory: storeDirectory, realStoreDirectory: realStore,
-            inputPaths: inputs ?? [busybox, data], chrootDirectory: newChroot(mode), buildDirectory: dir,
+            inputPaths: inputs ?? [busybox, data], chrootDirectory: try newChroot(mode), buildDirectory: dir,
             identity: try identity(mode), builder: shell, arguments: arguments.map { Array($0.utf8) },
             derivationEnvironment: [(Array("out".utf8), Array("/gnu/store/3ddddddddddddddddddddddddddddddd-probe".utf8))])
         return (env, dir)
