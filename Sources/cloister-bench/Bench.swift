@@ -15,6 +15,7 @@ struct Bench {
         ("spawn", SpawnBench.run),
         ("build", BuildBench.run),
         ("store", StoreBench.run),
+        ("store-add", StoreAddBench.run),
     ]
 
     static func main() {

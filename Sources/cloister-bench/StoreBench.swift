@@ -137,3 +137,47 @@ enum StoreBench {
                reference: Double(count) / refSeconds, referenceName: "chmod+rm -rf")
     }
 }
+
+/// Adding a 256 MiB tree (64 files of 4 MiB) from a NAR: throughput against `cp -r` of the same
+/// tree on the same file system (copy floor) — the add also hashes, canonicalises, deduplicates
+/// and registers.
+enum StoreAddBench {
+    static func run(_ work: BenchDirectory) throws {
+        let root = work.path + "/store-add-bench"
+        _ = system("chmod -R u+w '\(root)' 2>/dev/null; rm -rf '\(root)'")
+        var configuration = try StoreConfiguration(environment: ["NIX_STORE_DIR": root + "/store", "GUIX_STATE_DIRECTORY": root + "/state"])
+        configuration.reservedSpace = 0
+        let store = try LocalStore(configuration: configuration)
+        var w = NARWriter(sink: [UInt8]())
+        try w.beginDirectory()
+        var seed: UInt64 = 0x9E3779B97F4A7C15
+        let files = 64, size = 4 << 20
+        _ = system("mkdir -p '\(root)/tree'")
+        for i in 0..<files {
+            var bytes = [UInt8](repeating: 0, count: size)
+            bytes.withUnsafeMutableBytes { raw in
+                let words = raw.bindMemory(to: UInt64.self)
+                for j in 0..<words.count { seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17; words[j] = seed }
+            }
+            let name = "f\(String(i + 100))"
+            try w.beginEntry(name: Array(name.utf8))
+            try w.beginRegularFile(executable: false, size: UInt64(size))
+            try bytes.withUnsafeBytes { try w.contents($0) }
+            try w.endRegularFile(); try w.endEntry()
+            let fd = open(root + "/tree/" + name, O_CREAT | O_WRONLY, 0o644)
+            _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            close(fd)
+        }
+        try w.endDirectory()
+        let nar = w.sink
+        let mib = Double(files * size) / Double(1 << 20)
+        let start = now()
+        _ = try store.addToStore(nar: ByteArraySource(nar), name: "big-tree", method: .recursive)
+        let seconds = now() - start
+        let refStart = now()
+        _ = system("cp -r '\(root)/tree' '\(root)/copy' && sync -f '\(root)/copy'")
+        let refSeconds = now() - refStart
+        report("store-add", value: mib / seconds, unit: "MiB/s", reference: mib / refSeconds, referenceName: "cp -r")
+        _ = system("chmod -R u+w '\(root)' 2>/dev/null; rm -rf '\(root)'")
+    }
+}

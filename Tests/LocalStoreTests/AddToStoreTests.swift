@@ -119,6 +119,22 @@ func statPath(_ path: String) -> stat? {
         try store.addToStore(info: good, nar: ByteArraySource(nar))  // valid: drained, no-op
     }
 
+    @Test func repairReplacesAModifiedValidPath() throws {
+        let t = try TestStore()
+        let store = try t.open()
+        let nar = try sampleTreeNAR("repair")
+        let path = try store.addToStore(nar: ByteArraySource(nar), name: "tree", method: .recursive)
+        let abs = path.absolute(in: store.storeDirectory)
+        shell("chmod u+w '\(abs)/share' '\(abs)/share/doc' && echo corrupted > '\(abs)/share/doc'")
+        #expect(try store.verifyStore(checkContents: true, repair: false).modifiedPaths == [path])
+        // A plain add is a no-op on a valid path; a repairing add swaps in a good copy.
+        _ = try store.addToStore(nar: ByteArraySource(nar), name: "tree", method: .recursive)
+        #expect(try store.verifyStore(checkContents: true, repair: false).modifiedPaths == [path])
+        _ = try store.addToStore(nar: ByteArraySource(nar), name: "tree", method: .recursive, repair: true)
+        #expect(try store.verifyStore(checkContents: true, repair: false).problems.isEmpty)
+        #expect(shell("ls -A '\(t.root)/store' | grep -c tmp") == nil)
+    }
+
     @Test func hostileNARsLeaveNothing() throws {
         let t = try TestStore()
         let store = try t.open()

@@ -123,12 +123,12 @@ extension LocalStore {
             try Canonicaliser.canonicalise(in: storeFD, name: temporary, displayPath: absolute(info.path))
             if configuration.deduplicate { try optimisePath(in: storeFD, name: temporary) }
             // Whatever is at the target is invalid (or being repaired): an interrupted add, a
-            // failed build's output. Move it aside, never delete through its name in place.
+            // failed build's output. Swap the new copy in atomically (RENAME_EXCHANGE, so a
+            // repaired valid path is never missing, P-5.6), then delete the old one under the
+            // temporary name, through directory fds.
             if (try? storeFD.status(at: target)) != nil {
-                let aside = try newTemporaryName()
-                try storeFD.rename(at: target, to: storeFD, aside)
-                try storeFD.renameNoReplace(at: temporary, to: storeFD, target)
-                try? storeFD.removeTree(at: aside)
+                try storeFD.exchange(at: temporary, with: storeFD, target)
+                try? storeFD.removeTree(at: temporary)
             } else {
                 try storeFD.renameNoReplace(at: temporary, to: storeFD, target)
             }

@@ -46,6 +46,16 @@ extension LocalStore {
     public func collectGarbage(_ options: GCOptions) throws(LocalStoreError) -> GCResults {
         let gcLock = try GCLock(layout: layout, kind: .write, wait: true)
         defer { _ = gcLock }
+        if options.action != .returnLive && options.action != .returnDead {
+            // On a full disk, the reserved file is what lets the collector run (SQLite needs room
+            // for its journal); it is re-created once space has been freed.
+            _ = try? FileDescriptor.currentDirectory.remove(at: Array(layout.reservedFile.utf8))
+        }
+        defer {
+            if configuration.reservedSpace > 0 && options.action != .returnLive && options.action != .returnDead {
+                _ = try? Self.reserveSpace(layout.reservedFile, size: configuration.reservedSpace)
+            }
+        }
         let (tempRoots, tempRootLocks) = try readTempRoots()
         defer { _ = tempRootLocks }
         var roots = Set(try findRoots().values)
