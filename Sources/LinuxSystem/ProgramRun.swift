@@ -1,3 +1,4 @@
+import CSandbox
 import Glibc
 
 /// Running an ordinary program to completion — `groupadd`, `useradd`, `chown -R`, `unshare` —
@@ -33,23 +34,11 @@ public enum Program {
         posix_spawn_file_actions_adddup2(&actions, output.write.rawValue, 1)
         posix_spawn_file_actions_adddup2(&actions, errors.write.rawValue, 2)
 
-        let argv = ([executable] + arguments).map { strdup($0) }
-        defer { argv.forEach { free($0) } }
-        let envp = environment.map { $0.map { strdup("\($0.key)=\($0.value)") } }
-        defer { envp?.forEach { free($0) } }
-
-        var pid: pid_t = 0
-        let rc: Int32 = (argv + [nil]).withUnsafeBufferPointer { argvBuffer in
-            if let envp {
-                return (envp + [nil]).withUnsafeBufferPointer { envBuffer in
-                    posix_spawn(&pid, executable, &actions, nil, argvBuffer.baseAddress!, envBuffer.baseAddress!)
-                }
-            }
-            return posix_spawn(&pid, executable, &actions, nil, argvBuffer.baseAddress!, environ)
-        }
+        let spawned: Result<pid_t, SystemError>
+        do throws(SystemError) { spawned = .success(try spawn(executable, arguments, environment: environment, actions: &actions)) } catch { spawned = .failure(error) }
         try output.write.close()
         try errors.write.close()
-        if rc != 0 { throw SystemError("posix_spawn", path: executable, errno: Errno(rawValue: rc)) }
+        let pid = try spawned.get()
 
         var collected: [[UInt8]] = [[], []]
         var open = [output.read, errors.read]
@@ -78,6 +67,55 @@ public enum Program {
             if Errno.current != .interrupted { throw SystemError("waitpid", path: executable, errno: .current) }
         }
         return ProgramResult(status: ExitStatus(waitStatus: status), standardOutput: collected[0], standardError: collected[1])
+    }
+
+    /// Starts `executable` in the background (a server, a daemon under test): stdin from
+    /// /dev/null, stdout and stderr appended to `logPath` (created 0644 if missing). The
+    /// returned handle (a pidfd) signals and reaps it.
+    public static func start(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+                             logPath: String) throws(SystemError) -> ProcessHandle {
+        let log = try FileDescriptor.open(logPath, [.writeOnly, .create, .append], mode: 0o644)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, log.rawValue, 1)
+        posix_spawn_file_actions_adddup2(&actions, log.rawValue, 2)
+        let pid = try spawn(executable, arguments, environment: environment, actions: &actions)
+        let pidfd = csandbox_pidfd_open(pid)
+        if pidfd < 0 { throw SystemError("pidfd_open", path: executable, errno: .current) }
+        return ProcessHandle(pid: pid, owningPidfd: pidfd)
+    }
+
+    private static func spawn(_ executable: String, _ arguments: [String], environment: [String: String]?,
+                              actions: inout posix_spawn_file_actions_t) throws(SystemError) -> pid_t {
+        let argv = ([executable] + arguments).map { strdup($0) }
+        defer { argv.forEach { free($0) } }
+        let envp = environment.map { $0.map { strdup("\($0.key)=\($0.value)") } }
+        defer { envp?.forEach { free($0) } }
+        // The child starts with no blocked signals and every signal at its default action:
+        // a caller (a test runner, a daemon) may block or ignore SIGTERM/SIGPIPE, and posix_spawn
+        // would otherwise pass that on.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var pid: pid_t = 0
+        let rc: Int32 = (argv + [nil]).withUnsafeBufferPointer { argvBuffer in
+            if let envp {
+                return (envp + [nil]).withUnsafeBufferPointer { envBuffer in
+                    posix_spawn(&pid, executable, &actions, &attributes, argvBuffer.baseAddress!, envBuffer.baseAddress!)
+                }
+            }
+            return posix_spawn(&pid, executable, &actions, &attributes, argvBuffer.baseAddress!, environ)
+        }
+        if rc != 0 { throw SystemError("posix_spawn", path: executable, errno: Errno(rawValue: rc)) }
+        return pid
     }
 
     /// `which NAME`: the first executable regular file called `name` in the colon-separated

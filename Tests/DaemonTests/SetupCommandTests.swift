@@ -194,4 +194,20 @@ struct SetupCommandTests {
         #expect(Program.find("sh", searchPath: "/nonexistent:/bin") == "/bin/sh")
         #expect(Program.find("sh", searchPath: "relative:/nonexistent") == nil)
     }
+
+    @Test(.tags(.medium))
+    func programStartRunsInTheBackgroundAndLogs() throws {
+        let root = try Self.temporaryRoot()
+        defer { _ = try? Program.run("/bin/rm", ["-rf", root]) }
+        let handle = try Program.start("/bin/sh", ["-c", "echo started; echo oops >&2; exec sleep 30"], logPath: root + "/log")
+        #expect(try handle.poll() == nil)
+        var log = ""
+        for _ in 0..<200 where !log.contains("oops") {
+            usleep(10_000)
+            log = String(decoding: try FileDescriptor.open(root + "/log", .readOnly).readAll(), as: UTF8.self)
+        }
+        #expect(log == "started\noops\n")
+        try handle.signal(SIGTERM)
+        #expect(try handle.wait() == .signaled(signal: SIGTERM, coreDumped: false))
+    }
 }
