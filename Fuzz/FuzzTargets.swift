@@ -10,6 +10,7 @@ import StoreFormats
 enum FuzzTargets {
     static let all: [String: @Sendable (UnsafeRawBufferPointer) -> Void] = [
         "store-path": StorePathTarget.run,
+        "wire": WireTarget.run,
         "nar": NARTarget.run,
         "aterm": ATermTarget.run,
         "narinfo": NarInfoTarget.run,

@@ -58,13 +58,26 @@ public final class ServerSession {
         }
         let ctx = context
         while true {
-            let request: WorkerRequest?
+            let request: WorkerRequest
             do {
-                request = try WorkerRequest.decode(from: reader, v, ctx)
+                if try reader.atEnd() { return .clientClosed }
+                let raw = try reader.readU64()
+                guard let op = Opcode(rawValue: raw), op.exists(in: v.dialect) else { throw WorkerProtocolError.unknownOperation(raw) }
+                if op == .isValidPath && v.isGuix {
+                    // Guix checks this path only after starting work, so a bad one is an
+                    // ordinary error and the connection survives (nix-daemon.cc wopIsValidPath,
+                    // Guix test "valid-path? recovery").
+                    let text = try reader.readShortString("path")
+                    do { request = .isValidPath(try ctx.parse(text)) } catch {
+                        try ErrorFrame.send(error, to: writer, v)
+                        continue
+                    }
+                } else {
+                    request = try WorkerRequest.decodeArguments(of: op, from: reader, v, ctx)
+                }
             } catch {
                 return fatal(error, v, whileReading: true)
             }
-            guard let request else { return .clientClosed }
             do {
                 try perform(request, v, ctx)
                 try writer.flush()
