@@ -2,8 +2,9 @@
 /// 8 KiB is hard-linked with `<store>/.links/<nix32 sha256 of the file's NAR>` — the NAR, so
 /// an executable and a plain file with the same bytes stay apart. Files with an owner-write bit
 /// are skipped (not canonical). ENOSPC while creating a link and EMLINK (too many links) leave the
-/// file as it is. Replacing a file goes through a temporary link in the same directory and an
-/// atomic rename, then the directory gets its canonical mode and mtime back.
+/// file as it is. Replacing a file goes through a temporary link at the top of the store
+/// (`.tmp-link-<pid>-<random>`) and an atomic rename, then the directory gets its canonical mode
+/// and mtime back.
 import StoreFormats
 import LinuxSystem
 
@@ -79,14 +80,17 @@ extension LocalStore {
                 try links.remove(at: key)
                 continue
             }
+            // The temporary link lives at the top of the store, as in guix-daemon: a crash
+            // between link and rename must leave an invalid top-level entry (which GC removes),
+            // never an extra entry inside a valid path (which would change its NAR hash).
             let temporary = Array(".tmp-link-\(ProcessIdentity.processID)-\(UInt64.random(in: 0...UInt64.max))".utf8)
             if !parentIsStore { try parent.changeMode(0o755) }
-            switch try Self.tryLink(links, key, parent, temporary) {
+            switch try Self.tryLink(links, key, storeFD, temporary) {
             case .linked: break
             case .raced, .gaveUp: return
             }
-            do { try parent.rename(at: temporary, to: parent, name) } catch {
-                try? parent.remove(at: temporary)
+            do { try storeFD.rename(at: temporary, to: parent, name) } catch {
+                try? storeFD.remove(at: temporary)
                 throw error
             }
             stats.filesLinked += 1
