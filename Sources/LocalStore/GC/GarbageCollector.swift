@@ -190,7 +190,13 @@ extension LocalStore {
                 }
             }
             if let path = try? StorePath(baseName: text, rules: .nix), try isValidPath(path) { continue }
-            if text.hasPrefix(".tmp-link-") { continue }  // a deduplication rename in flight
+            if text.hasPrefix(".tmp-link-") {
+                // A deduplication rename in flight, while its process lives: it holds a
+                // temp-roots file (readTempRoots removed those of dead processes). A dead
+                // process's leftover goes, as guix-daemon's GC deletes it.
+                let pid = text.dropFirst(".tmp-link-".count).prefix { $0 != "-" }
+                if !pid.isEmpty && FileSystem.exists(layout.tempRootsFile(pid: Int32(pid) ?? -1)) { continue }
+            }
             results.bytesFreed += try deleteStoreEntry(name, trash: trash)
         }
     }

@@ -24,6 +24,8 @@ extension LocalStore {
     func optimisePath(in parent: FileDescriptor, name: [UInt8]) throws(LocalStoreError) -> OptimiseStatistics {
         var stats = OptimiseStatistics()
         do {
+            // Our temp-roots file tells the GC our `.tmp-link-<pid>-…` names are in flight.
+            if tempRoots == nil { tempRoots = try TempRootsFile(layout: layout) }
             let links = try storeFD.openDirectory(at: ".links")
             try optimise(parent, name, links: links, stats: &stats, parentIsStore: parent === storeFD)
         } catch let error as LocalStoreError { throw error } catch let error as SystemError { throw .system(error) } catch {
