@@ -87,6 +87,14 @@ extension LocalStore {
             // never an extra entry inside a valid path (which would change its NAR hash).
             let temporary = Array(".tmp-link-\(ProcessIdentity.processID)-\(UInt64.random(in: 0...UInt64.max))".utf8)
             if !parentIsStore { try parent.changeMode(0o755) }
+            // Read-only again at once, as guix-daemon does per file (MakeReadOnly): a crash or
+            // an error must not leave a valid directory writable for the rest of the walk.
+            defer {
+                if !parentIsStore {
+                    try? parent.changeMode(0o555)
+                    try? parent.setModificationTime(Canonicaliser.storeTime)
+                }
+            }
             switch try Self.tryLink(links, key, storeFD, temporary) {
             case .linked: break
             case .raced, .gaveUp: return
