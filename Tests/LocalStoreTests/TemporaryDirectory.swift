@@ -6,8 +6,9 @@ final class TemporaryDirectory {
     let path: String
     let descriptor: FileDescriptor
 
-    init() throws {
-        let base = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+    /// Under `base` if given (e.g. /dev/shm for syscall-heavy loops), else $TMPDIR or /tmp.
+    init(base: String? = nil) throws {
+        let base = base ?? getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
         var template = Array("\(base)/cloister-test-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw SystemError("mkdtemp", errno: .current) }
         path = String(cString: made)
