@@ -139,10 +139,18 @@ struct CrashOperations {
         try store.addToStore(info: info, nar: ByteArraySource(nar))
     }
 
+    /// A derivation with its real output path (the store checks it on registration).
     mutating func addDerivation() throws {
-        let out = try StorePath(digest: random.bytes(20), name: "out")
-        let text = "Derive([(\"out\",\"\(out.absolute(in: store.storeDirectory))\",\"\",\"\")],[],[],\"x86_64-linux\",\"/bin/sh\",[],[])"
-        _ = try store.addTextToStore(name: "d-\(random.next() % 100_000).drv", contents: Array(text.utf8))
+        let name = "d-\(random.next() % 100_000)"
+        let placeholder = try StorePath(digest: random.bytes(20), name: name).absolute(in: store.storeDirectory)
+        let text = "Derive([(\"out\",\"\(placeholder)\",\"\",\"\")],[],[],\"x86_64-linux\",\"/bin/sh\",[\"-c\",\"\(random.next())\"],[(\"out\",\"\(placeholder)\")])"
+        let directory = store.storeDirectory
+        var derivation = try Derivation(aterm: Array(text.utf8), store: directory, rules: .nix)
+        var hasher = DerivationHasher(store: directory) { (input: StorePath) throws(FormatError) -> Derivation in
+            throw .invalidStorePath(input.baseName, reason: "no input derivations here")
+        }
+        try derivation.fillInOutputPaths(name: name, hasher: &hasher)
+        _ = try store.addTextToStore(name: name + ".drv", contents: derivation.render(in: directory))
     }
 
     /// Keeps about ten roots: add one to a random valid path, or drop one.

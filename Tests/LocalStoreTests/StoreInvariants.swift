@@ -71,7 +71,7 @@ struct StoreInvariants {
     mutating func checkDerivationOutputs(_ path: StorePath) throws {
         let abs = path.absolute(in: store.storeDirectory)
         guard let fd = try? FileDescriptor.open(abs, [.readOnly, .noFollow]), let bytes = try? fd.readAll() else { return }
-        guard let expected = try? LocalStore.parseDerivationOutputs(bytes, store: store.storeDirectory) else { return }
+        guard let expected = try? store.readDerivationOutputs(path, bytes, check: false) else { return }
         let rows = try store.queryDerivationOutputs(path)
         if rows.count != expected.count { problem("\(abs): \(rows.count) DerivationOutputs rows, derivation has \(expected.count) outputs") }
     }
