@@ -58,7 +58,12 @@ public struct BuildUserPool: Sendable {
             do {
                 let lock = try directory.open(at: String(account.uid), [.readWrite, .create], mode: 0o600)
                 guard try lock.lock(.write, wait: false) else { continue }
-                let groups = try account.groupList()
+                // From here the lock must be released explicitly (see BuildUser.release).
+                let groups: [UInt32]
+                do { groups = try account.groupList() } catch {
+                    try? lock.unlock()
+                    throw error
+                }
                 return BuildUser(name: member, uid: account.uid, gid: group.gid, supplementaryGroups: groups, lock: lock)
             } catch {
                 throw .buildUserPool(reason: "cannot lock build user `\(member)': \(error)")
@@ -95,8 +100,12 @@ public final class BuildUser: @unchecked Sendable {
         do { try killUser(uid) } catch { throw .system(error) }
     }
 
-    /// Frees the user for the next build (closing the lock file releases the lock).
+    /// Frees the user for the next build. Unlock explicitly before closing: an OFD lock belongs
+    /// to the open file description, which a concurrently spawned child may still share for a
+    /// moment (its copy of our fd table, before exec); only an explicit unlock ends the lock
+    /// whatever copies exist.
     public func release() {
+        try? lock?.unlock()
         try? lock?.close()
         lock = nil
     }

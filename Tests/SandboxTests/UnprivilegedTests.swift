@@ -14,7 +14,11 @@ struct UnprivilegedTests {
         let work = fixture.base + "/unprivileged"
         try run(["/bin/mkdir", "-p", work + "/chroots", work + "/tmp"])
         try run(["/bin/chown", "-R", "\(nobody.uid):\(nobody.gid)", work])
-        let binary = try HostPath.canonical("/proc/self/exe")
+        // A copy in the fixture's world-readable directory: the checkout (and .build) may sit
+        // where `nobody` cannot reach, e.g. under /root in CI. Its libraries are system paths.
+        let binary = work + "/tests.xctest"
+        try run(["/bin/cp", try HostPath.canonical("/proc/self/exe"), binary])
+        chmod(binary, 0o755)
         let (status, output) = try capture(["/usr/sbin/runuser", "-u", "nobody", "--", "/usr/bin/env",
                                             "CLOISTER_SANDBOX_CHILD=\(work)", "CLOISTER_SANDBOX_STORE=\(fixture.realStore)",
                                             binary, "--testing-library", "swift-testing", "--filter", "UnprivilegedChild"])
