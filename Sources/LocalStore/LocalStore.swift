@@ -2,21 +2,33 @@
 /// canonicalisation, locks, roots, garbage collection, deduplication and verification — on-disk
 /// state exactly as guix-daemon keeps it, so either daemon can run on the other's store.
 ///
-/// Public API (stable; the daemon calls these, named as the field names them):
+/// Public API (stable; the daemon and builder call these, named as the field names them):
 ///
 /// - Opening: `LocalStore(configuration:)`; `StoreConfiguration(environment:)` reads
-///   `NIX_STORE_DIR`, `GUIX_STATE_DIRECTORY`, `GUIX_DATABASE_DIRECTORY`, … from a dictionary.
-/// - Queries: `isValidPath`, `queryValidPaths`, `queryAllValidPaths`, `queryPathInfo`,
-///   `queryReferences`, `queryReferrers`, `queryRequisites` (closure), `queryDeriver`,
-///   `queryValidDerivers`, `queryDerivationOutputs`, `queryPathFromHashPart`.
-/// - Registration: `registerValidPaths` / `registerValidPath` (one transaction), `invalidatePath`,
-///   failed paths: `addFailedPath`, `hasFailedPath`, `queryFailedPaths`, `clearFailedPaths`.
-/// - Adding: `addToStore(nar:…)` (NAR stream, recursive, any hash), `addToStore(flat:…)`,
-///   `addTextToStore`; each computes the path, writes under a temporary name, canonicalises,
-///   renames atomically, registers, and is a no-op for a path that is already valid.
-/// - Locks: `lockPaths` (per-path `.lock` files), the `big-lock` held while open, `gc.lock`.
-/// - Roots and GC: `addTempRoot`, `addIndirectRoot`, `findRoots`, `collectGarbage(_:)`.
-/// - Maintenance: `optimiseStore`, `verifyStore`.
+///   `NIX_STORE_DIR`, `GUIX_STATE_DIRECTORY`, `GUIX_DATABASE_DIRECTORY`, … from a dictionary;
+///   `StoreLayout` names every path (db, schema, big-lock, gcroots, temproots, .links, trash…).
+/// - Queries: `isValidPath`, `queryValidPaths`, `queryAllValidPaths`, `queryPathInfo`
+///   (`ValidPathInfo`), `queryReferences`, `queryReferrers`, `queryRequisites` (closure, with
+///   outputs/derivers), `queryDeriver`, `queryValidDerivers`, `queryDerivationOutputs`,
+///   `queryPathFromHashPart`.
+/// - Registration: `registerValidPaths` / `registerValidPath` (one transaction; `.drv` outputs
+///   recorded and checked), `invalidatePath`; failed paths: `addFailedPath`, `hasFailedPath`,
+///   `queryFailedPaths`, `clearFailedPaths`.
+/// - Adding: `addToStore(nar:name:method:hashAlgorithm:references:repair:)` (NAR stream,
+///   recursive or flat, any hash), `addTextToStore`, `addToStore(info:nar:repair:)` (import /
+///   AddToStoreNar with a known hash). Each computes or checks the path, writes under a
+///   temporary name, canonicalises, deduplicates, renames atomically and registers; a path
+///   that is already valid is a no-op.
+/// - Build outputs (already at their store path): `canonicaliseNewObject`,
+///   `canonicalisePathMetaData`, `scanForReferences`, `computeNARHash`, `deduplicate`,
+///   `deleteInvalidPath`.
+/// - Locks: `lockPaths` (`PathLocks`: per-path `.lock` files, sorted, stale-aware), the
+///   `big-lock` held while open, `gc.lock` taken by the collector.
+/// - Roots and GC: `addTempRoot`, `addIndirectRoot`, `findRoots`, `findRuntimeRoots`,
+///   `collectGarbage(GCOptions)` → `GCResults`, `availableSpace`.
+/// - Maintenance: `optimiseStore` (→ `OptimiseStatistics`), `verifyStore(checkContents:repair:)`
+///   (→ `VerifyResult`).
+/// - Errors: `LocalStoreError`, whose `description` is the one-line text for clients.
 ///
 /// One `LocalStore` is one SQLite connection: use it from one thread at a time (the daemon runs
 /// one worker process per client, as guix-daemon forks one). Several instances, in threads or

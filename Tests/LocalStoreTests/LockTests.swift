@@ -44,6 +44,26 @@ import LinuxSystem
         #expect(waiterLinks == 1)
     }
 
+    /// Two threads, each with its own store handle, add the same object at once: one copy, both
+    /// get the path, no leftovers.
+    @Test func twoThreadsAddTheSamePath() throws {
+        let t = try TestStore()
+        let configuration = try t.open().configuration
+        let nar = try sampleTreeNAR("threads", bigFile: [UInt8](repeating: 7, count: 3 << 20))
+        nonisolated(unsafe) var results: [StorePath?] = [nil, nil]
+        let threads = try (0..<2).map { i in
+            try ThreadRunner {
+                let store = try LocalStore(configuration: configuration)
+                results[i] = try store.addToStore(nar: ByteArraySource(nar), name: "same", method: .recursive)
+            }
+        }
+        for thread in threads { try thread.join() }
+        #expect(results[0] != nil && results[0] == results[1])
+        let store = try t.open()
+        #expect(try store.verifyStore(checkContents: true, repair: false).problems.isEmpty)
+        #expect(shell("ls -A '\(t.root)/store' | grep -v '^.links$'") == "\(results[0]!.baseName)\n")
+    }
+
     @Test func locksExcludeAcrossProcesses() throws {
         let t = try TestStore()
         let store = try t.open()
