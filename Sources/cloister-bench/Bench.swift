@@ -10,6 +10,7 @@ import Glibc
 struct Bench {
     static let all: [(name: String, run: @Sendable (BenchDirectory) throws -> Void)] = [
         ("nix32", Nix32Bench.run),
+        ("protocol", ProtocolBench.run),
         ("aterm", ATermBench.run),
         ("nar", NARBench.run),
         ("spawn", SpawnBench.run),

@@ -96,3 +96,22 @@ import StoreFormats
         if case .failed = end {} else { Issue.record("1.38 client was served") }
     }
 }
+
+/// Inputs the `wire` fuzzer found, kept as regressions.
+@Suite(.tags(.small)) struct WireRegressionTests {
+    /// Old-style AddToStore whose NAR claims 2^64-1 content bytes, then ends: an error, not a
+    /// trap converting the missing count to Int.
+    @Test func hugeNarContentsLengthAtEndOfStream() throws {
+        let v = Negotiated(dialect: .nix, clientVersion: ProtocolVersion(0x118), daemonVersion: .daemonDefault)
+        let out = MemoryStream()
+        let w = WireWriter(out)
+        for word in [Handshake.clientMagic, 0x118, 0, 0] { try w.writeU64(word) }
+        try WorkerRequest.addToStoreLegacy(name: "x", fixed: true, recursive: true, algorithm: "sha256").encode(to: w, v, .nix)
+        for token in ["nix-archive-1", "(", "type", "regular", "contents"] { try w.writeString(token) }
+        try w.writeU64(.max)
+        try w.flush()
+        let session = ServerSession(stream: MemoryStream(input: out.output), service: MemoryStoreService(),
+                                    client: ClientIdentity(trusted: true), storeDirectory: .nix)
+        if case .failed = session.run() {} else { Issue.record("session did not fail") }
+    }
+}

@@ -22,6 +22,11 @@ struct TranscriptParser {
     var clientLeftover = 0
     var serverLeftover = 0
 
+    init(client: [UInt8], server: [UInt8]) {
+        clientBytes = client
+        serverBytes = server
+    }
+
     init(chunks: [[String]]) {
         var c: [UInt8] = [], s: [UInt8] = []
         for chunk in chunks {

@@ -68,7 +68,12 @@ public final class MemoryStoreService: StoreService {
 
     public func addToStoreNar(_ info: PathInfoRecord, source: ByteSource, repair: Bool, checkSignatures: Bool) throws {
         let nar = try source.readAll(limit: narLimit)
-        if checkSignatures { throw StoreServiceError("cannot add path '\(context.render(info.path))' because it lacks a signature by a trusted key") }
+        if checkSignatures {
+            guard let ca = info.contentAddress else {
+                throw StoreServiceError("cannot add path '\(context.render(info.path))' because it lacks a signature by a trusted key")
+            }
+            try ContentAddressCheck.verify(ca, nar: nar, info: info, in: storeDirectory)
+        }
         guard Hasher.hash(.sha256, nar) == info.narHash else { throw StoreServiceError("hash mismatch importing path '\(context.render(info.path))'") }
         var stored = info
         stored.narSize = UInt64(nar.count)

@@ -23,7 +23,7 @@ public final class FramedSource: ByteSource {
         }
         let want = Int(min(UInt64(buffer.count), remainingInFrame))
         let got = try reader.readSome(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]))
-        if got == 0 { throw .endOfStream(offset: reader.offset, wanted: Int(remainingInFrame)) }
+        if got == 0 { throw .endOfStream(offset: reader.offset, wanted: Int(clamping: remainingInFrame)) }
         remainingInFrame -= UInt64(got)
         return got
     }

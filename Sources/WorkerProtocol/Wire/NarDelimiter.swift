@@ -51,7 +51,7 @@ public final class NarDelimiter: ByteSource {
             if state == .contents && contentsRemaining > 0 {
                 let want = Int(min(UInt64(buffer.count), contentsRemaining))
                 let got = try reader.readSome(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]))
-                if got == 0 { throw .endOfStream(offset: reader.offset, wanted: Int(contentsRemaining)) }
+                if got == 0 { throw .endOfStream(offset: reader.offset, wanted: Int(clamping: contentsRemaining)) }
                 contentsRemaining -= UInt64(got)
                 narSize += UInt64(got)
                 return got

@@ -1,11 +1,10 @@
 import StoreFormats
-import WorkerProtocol
 
 /// Checks a client's content-address claim against the NAR it sent (formats.md §2.3, §2.4):
 /// the claimed hash must be the hash of the contents, and the path must be the one that hash
 /// gives. Only then may an unsigned AddToStoreNar from an untrusted client be accepted.
-enum ContentAddressCheck {
-    static func verify(_ ca: String, nar: [UInt8], info: PathInfoRecord, in store: StoreDirectory) throws {
+public enum ContentAddressCheck {
+    public static func verify(_ ca: String, nar: [UInt8], info: PathInfoRecord, in store: StoreDirectory) throws {
         let fail = { (reason: String) in StoreServiceError("content address '\(ca)' of '\(info.path.baseName)' is wrong: \(reason)") }
         let expected: StorePath
         if ca.hasPrefix("text:") {
@@ -32,7 +31,7 @@ enum ContentAddressCheck {
 
 extension MemoryStream {
     /// The contents of a NAR that is a single regular file.
-    func readAllNarContents() throws -> [UInt8] {
+    public func readAllNarContents() throws -> [UInt8] {
         try NarDelimiter(WireReader(self), contentsOnly: true).readAll(limit: Int.max)
     }
 }
