@@ -6,8 +6,11 @@ import Glibc
 struct Cloister {
     /// name → (one-line summary, entry point taking the arguments after the command name).
     static let commands: [(name: String, summary: String, run: @Sendable ([String]) throws -> Int32)] = [
+        ("add", "add files or trees to the store through the daemon (like `nix-store --add`)", AddCommand.run),
+        ("query", "ask the daemon about store items: references, closure, deriver, hash, size", QueryCommand.run),
+        ("archive", "export store items as an archive, or import one (like `guix archive`)", ArchiveCommand.run),
+        ("build", "build derivations through the daemon, showing progress (like `guix build`)", BuildCommand.run),
         ("gc", "collect garbage and query the store (like `guix gc`)", GCCommand.run),
-        ("build", "build derivations on the local store, showing progress (like `guix build`)", BuildCommand.run),
         ("log", "print the build log of a derivation or output (like `guix build --log-file`)", LogCommand.run),
         ("hash", "print the hash of a file or tree (like `guix hash`)", HashCommand.run),
         ("nar", "write a tree as a NAR, or restore a NAR to a new tree", NarCommand.run),

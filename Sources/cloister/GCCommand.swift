@@ -2,9 +2,10 @@ import Glibc
 import LocalStore
 import StoreFormats
 
-/// `cloister gc`, as `guix gc`: collect garbage and query the store, working directly on the
-/// local store (run as the store's owner). The store, state and log locations come from the
-/// same environment variables guix-daemon reads (NIX_STORE_DIR, GUIX_STATE_DIRECTORY, …).
+/// `cloister gc`, as `guix gc`: collect garbage and query the store — through the daemon when
+/// one answers (`DaemonGC`), else (or with `--local`) directly on the local store, run as the
+/// store's owner. The store, state and log locations come from the same environment
+/// variables guix-daemon reads (NIX_STORE_DIR, GUIX_STATE_DIRECTORY, …).
 enum GCCommand {
     static let usage = """
         Usage: cloister gc [OPTION…] PATHS…
@@ -24,6 +25,8 @@ enum GCCommand {
               --optimize               deduplicate identical files in the store
               --list-failures          list cached build failures
               --clear-failures         remove PATHS from the set of cached failures
+              --local                  work on the store directly, not through the daemon
+                                       (as the store's owner; implied when no daemon answers)
           -h, --help                   display this help and exit
         """
 
@@ -36,6 +39,7 @@ enum GCCommand {
     static func run(_ arguments: [String]) throws -> Int32 {
         var action = Action.collect(nil)
         var paths: [String] = []
+        var local = false
         var iterator = OptionIterator(arguments, valued: ["-F", "--free-space"])
         while let option = try iterator.next() {
             switch option {
@@ -61,13 +65,22 @@ enum GCCommand {
             case .flag("--optimize"), .flag("--optimise"): action = .optimize
             case .flag("--list-failures"): action = .listFailures
             case .flag("--clear-failures"): action = .clearFailures
+            case .flag("--local"): local = true
             case .positional(let p): paths.append(p)
             case .flag(let f) where f.hasPrefix("-C") && f.count > 2: action = .collect(try parseSize(String(f.dropFirst(2))))
             case .flag(let f): throw UsageError("unrecognized option '\(f)'")
             case .value(let o, _): throw UsageError("unrecognized option '\(o)'")
             }
         }
-        let store = try LocalStore(configuration: StoreConfiguration(environment: environment()))
+        if !local && DaemonConnection.isDaemonReachable { return try DaemonGC.run(action, paths) }
+        return try runLocal(action, paths)
+    }
+
+    static func runLocal(_ action: Action, _ paths: [String]) throws -> Int32 {
+        let store: LocalStore
+        do { store = try LocalStore(configuration: StoreConfiguration(environment: environment())) } catch {
+            throw UsageError("cannot open the store directly (\(error)), and no daemon answers at \(DaemonConnection.socketPath); \(DaemonConnection.startAdvice)")
+        }
         func storePaths() throws -> [StorePath] { try paths.map { try storePath($0, store) } }
         func printPaths(_ list: some Sequence<StorePath>) {
             for p in list.sorted() { print(p.absolute(in: store.storeDirectory)) }

@@ -30,18 +30,34 @@ enum LogCommand {
             }
         }
         guard !items.isEmpty else { throw UsageError("missing arguments; try 'cloister log --help'") }
-        let store = try LocalStore(configuration: StoreConfiguration(environment: GCCommand.environment()))
-        for item in items {
-            let path = try GCCommand.storePath(item, store)
-            var drv = path
-            if !path.isDerivation {
+        // Through the daemon when one answers (any user may ask it); else the local store.
+        let resolve: (String) throws -> (drv: StorePath, logDirectory: String, store: StoreDirectory)
+        if DaemonConnection.isDaemonReachable {
+            let connection = try DaemonConnection.open()
+            let logDirectory = DaemonConnection.environment("GUIX_LOG_DIRECTORY") ?? "/var/log/guix"
+            resolve = { item in
+                let path = try connection.storePath(item)
+                if path.isDerivation { return (path, logDirectory, connection.storeDirectory) }
+                guard let deriver = try connection.pathInfo(path).deriver else {
+                    throw UsageError("\(item): no derivation is known for this path")
+                }
+                return (deriver, logDirectory, connection.storeDirectory)
+            }
+        } else {
+            let store = try LocalStore(configuration: StoreConfiguration(environment: GCCommand.environment()))
+            resolve = { item in
+                let path = try GCCommand.storePath(item, store)
+                if path.isDerivation { return (path, store.layout.logDirectory, store.storeDirectory) }
                 guard let deriver = try store.queryDeriver(path) else {
                     throw UsageError("\(item): no derivation is known for this path")
                 }
-                drv = deriver
+                return (deriver, store.layout.logDirectory, store.storeDirectory)
             }
-            guard let file = BuildLogFile.find(logDirectory: store.layout.logDirectory, drvPath: drv) else {
-                throw UsageError("\(item): no build log for `\(drv.absolute(in: store.storeDirectory))'")
+        }
+        for item in items {
+            let (drv, logDirectory, storeDirectory) = try resolve(item)
+            guard let file = BuildLogFile.find(logDirectory: logDirectory, drvPath: drv) else {
+                throw UsageError("\(item): no build log for `\(drv.absolute(in: storeDirectory))'; build it first with 'cloister build'")
             }
             if onlyPath {
                 print(file)

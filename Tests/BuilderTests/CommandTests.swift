@@ -44,7 +44,7 @@ extension BuildAndLogCommandTests {
         #expect(output == f.absolute(try #require(f.output(b))) + "\n")
         let stderr = shell("cat '\(f.root)/stderr'") ?? ""
         #expect(stderr.contains("The following derivations will be built:"))
-        #expect(stderr.contains("[2/2 built, 0 running] built \(f.absolute(b))"))
+        #expect(stderr.contains("[2/2 built, 0 running, 0 left] built \(f.absolute(b))"))
         #expect(stderr.contains("building b"))
         #expect(run(f, "log \(f.absolute(b))").output == "building b\n")
         #expect(run(f, "log \(f.absolute(try #require(f.output(a))))").output == "building a\n")

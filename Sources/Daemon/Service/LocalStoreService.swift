@@ -121,9 +121,32 @@ public final class LocalStoreService: StoreService {
         try dir.rename(at: temporary, to: dir, Array(name.utf8))
     }
 
-    public func findRoots(censor: Bool) throws -> [(String, StorePath)] { throw Self.unavailable("listing GC roots") }
-    public func collectGarbage(_ request: GCRequest) throws -> GCResult { throw Self.unavailable("garbage collection") }
-    public func verifyStore(checkContents: Bool, repair: Bool, log: LogSink) throws -> Bool { throw Self.unavailable("store verification") }
+    /// The permanent roots (gcroots, profiles, indirect roots), link -> target.
+    public func findRoots(censor: Bool) throws -> [(String, StorePath)] {
+        try store.findRoots().sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    /// CollectGarbage: a `maxFreed` of 0 means no limit (old Nix and Guix clients send 0 or
+    /// 2^63-1 for "all").
+    public func collectGarbage(_ request: GCRequest) throws -> GCResult {
+        let action: GCOptions.Action
+        switch request.action {
+        case .returnLive: action = .returnLive
+        case .returnDead: action = .returnDead
+        case .deleteDead: action = .deleteDead
+        case .deleteSpecific: action = .deleteSpecific(request.paths)
+        }
+        let result = try store.collectGarbage(GCOptions(action: action, maxFreed: request.maxFreed == 0 ? .max : request.maxFreed))
+        return GCResult(paths: result.paths, bytesFreed: result.bytesFreed)
+    }
+
+    /// VerifyStore: problems go to the client as messages; errors remain when contents differ
+    /// from the database (repair fixes metadata, never blesses modified contents).
+    public func verifyStore(checkContents: Bool, repair: Bool, log: LogSink) throws -> Bool {
+        let result = try store.verifyStore(checkContents: checkContents, repair: repair)
+        for line in result.problems { try log(.next(Array((line + "\n").utf8))) }
+        return !result.modifiedPaths.isEmpty
+    }
     public func optimiseStore(log: LogSink) throws { _ = try store.optimiseStore() }
     public func addSignatures(_ path: StorePath, _ signatures: [String]) throws {
         throw StoreServiceError("the Guix store database (schema 7) keeps no signatures")
