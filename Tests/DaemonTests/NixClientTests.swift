@@ -121,4 +121,32 @@ final class NixClientTests {
         #expect(dead.status == 0 && dead.out.contains(add.out))
         #expect(try run(["nix-store", "--check-validity", add.out]).status == 0)
     }
+
+    @Test func gcRootsVerifyAndDelete() throws {
+        let keep = try run(["nix-store", "--add", try file("keep.txt", "keep\n")]).out
+        let dead = try run(["nix-store", "--add", try file("dead.txt", "dead\n")]).out
+        let instantiated = try run(["nix-instantiate", try file("d.nix", """
+            derivation { name = "d"; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" "echo ${builtins.toFile "in.txt" "x"}" ]; }
+            """)])
+        #expect(instantiated.status == 0 && instantiated.out.hasSuffix("-d.drv"))
+        #expect(try run(["nix-store", "-q", "--references", instantiated.out]).out.contains("-in.txt"))
+        let input = try run(["nix-store", "-q", "--references", instantiated.out]).out
+        #expect(try run(["nix-store", "-q", "--referrers", input]).out == instantiated.out)
+        #expect(try run(["nix-store", "-q", "--requisites", instantiated.out]).out.split(separator: "\n").count == 2)
+        // An indirect root (as `--add-root` makes) keeps `keep` alive.
+        let link = root + "/keep-link"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: keep)
+        #expect(try run(["nix-store", "--add-root", link, "--indirect", "-r", keep]).status == 0)
+        #expect(try run(["nix-store", "-q", "--roots", keep]).out.contains(link))
+        let deadList = try run(["nix-store", "--gc", "--print-dead"])
+        #expect(deadList.status == 0 && deadList.out.contains(dead) && !deadList.out.contains(keep))
+        #expect(try run(["nix-store", "--gc", "--print-live"]).out.contains(keep))
+        #expect(try run(["nix-store", "--delete", keep]).status != 0)          // still alive
+        #expect(try run(["nix-store", "--delete", dead]).status == 0)
+        #expect(try run(["nix-store", "--check-validity", dead]).status != 0)
+        #expect(try run(["nix-store", "--verify", "--check-contents"]).status == 0)
+        #expect(try run(["nix-store", "--gc"]).status == 0)
+        #expect(try run(["nix-store", "--check-validity", keep]).status == 0)
+        #expect(try run(["nix-store", "--check-validity", instantiated.out]).status != 0)   // no root: collected
+    }
 }

@@ -104,22 +104,7 @@ public final class LocalStoreService: StoreService {
 
     public func addTempRoot(_ path: StorePath) throws { try store.addTempRoot(path) }
 
-    /// `gcroots/auto/<nix32(sha1(path))>` -> path (Nix 2.8 LocalFSStore::addIndirectRoot; the
-    /// symlink is recorded, never followed).
-    public func addIndirectRoot(_ path: String) throws {
-        let name = Hasher.hash(.sha1, path).nix32
-        let auto = store.layout.autoRootsDirectory
-        let dir: FileDescriptor
-        do { dir = try FileDescriptor.open(auto, [.directory]) } catch {
-            try? FileDescriptor.currentDirectory.makeDirectory(at: Array(auto.utf8), mode: 0o755)
-            dir = try FileDescriptor.open(auto, [.directory])
-        }
-        defer { try? dir.close() }
-        let temporary = Array(".tmp-\(name)-\(ProcessIdentity.processID)".utf8)
-        try? dir.remove(at: temporary)
-        try dir.makeSymlink(at: temporary, target: Array(path.utf8))
-        try dir.rename(at: temporary, to: dir, Array(name.utf8))
-    }
+    public func addIndirectRoot(_ path: String) throws { try store.addIndirectRoot(path) }
 
     /// The permanent roots (gcroots, profiles, indirect roots), link -> target.
     public func findRoots(censor: Bool) throws -> [(String, StorePath)] {
