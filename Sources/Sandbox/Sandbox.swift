@@ -18,8 +18,6 @@ public enum SandboxError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidSpec(reason: String)
     /// Creating or checking the build directory failed (security.md SEC-03, SEC-12).
     case buildDirectory(path: String, reason: String)
-    /// No build user could be had (guix-daemon's messages, guix-daemon.md §2).
-    case buildUserPool(reason: String)
 
     public var description: String {
         switch self {
@@ -36,8 +34,6 @@ public enum SandboxError: Error, Equatable, Sendable, CustomStringConvertible {
             return "invalid sandbox specification: \(reason)"
         case .buildDirectory(let path, let reason):
             return "build directory `\(path)': \(reason)"
-        case .buildUserPool(let reason):
-            return reason
         }
     }
 }

@@ -54,8 +54,8 @@ final class ProbeFixture: @unchecked Sendable {
             try run(["/usr/sbin/useradd", "-g", Self.probeGroup, "-G", Self.probeGroup, "-d", "/var/empty", "-s", "/usr/sbin/nologin",
                      "-c", "Cloister probe build user", "--system", Self.probeUser])
         }
-        // A separate pool for BuildUserPoolTests: suites run concurrently, and killing one
-        // suite's build user must not hit the other's builds.
+        // Separate users for BuildUserTests: suites run concurrently, and killing one suite's
+        // build user must not hit the other's builds.
         if (try? GroupAccount.named(Self.poolGroup)) ?? nil == nil {
             try run(["/usr/sbin/groupadd", "--system", Self.poolGroup])
         }

@@ -30,6 +30,10 @@ public final class BuildUser: @unchecked Sendable {
     }
 
     public func release() {
+        // Unlock before closing: an OFD lock belongs to the open file description, which a
+        // child being spawned on another thread may still share (its fd-table copy, before
+        // exec); only an explicit unlock ends the lock whatever copies exist.
+        try? lock?.unlock()
         try? lock?.close()
         lock = nil
     }
