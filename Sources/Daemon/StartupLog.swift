@@ -20,9 +20,11 @@ extension DaemonConfiguration {
         "warning: daemon is running as root, so using `--build-users-group' is highly recommended"
 
     /// All startup messages, whatever the verbosity, for a daemon running with this effective uid.
-    public func startupMessages(effectiveUserID: UInt32) -> [StartupMessage] {
+    /// `includeListeners: false` leaves out the socket lines, for a caller whose listener logs
+    /// each socket as it opens it.
+    public func startupMessages(effectiveUserID: UInt32, includeListeners: Bool = true) -> [StartupMessage] {
         var messages: [StartupMessage] = []
-        if !activationDescriptors.isEmpty {
+        if includeListeners && !activationDescriptors.isEmpty {
             let count = activationDescriptors.count
             messages.append(.init(.info, "socket-activated with \(count) socket\(count == 1 ? "" : "s")"))
         }
@@ -37,7 +39,9 @@ extension DaemonConfiguration {
 
         messages.append(.init(.info, "cloister-daemon \(DaemonHelp.version): \(modeDescription(effectiveUserID: effectiveUserID))"))
         messages.append(.init(.info, "store \(storeDirectory), state \(stateDirectory), database \(databaseDirectory), logs \(logDirectory)"))
-        if activationDescriptors.isEmpty {
+        if !includeListeners {
+            // The listener reports the sockets itself.
+        } else if activationDescriptors.isEmpty {
             for address in effectiveListenAddresses {
                 switch address {
                 case .unix(let path): messages.append(.init(.info, "listening on Unix socket \(path)"))
@@ -54,8 +58,8 @@ extension DaemonConfiguration {
     }
 
     /// The lines to print at this configuration's verbosity, each ending in a newline.
-    public func startupLog(effectiveUserID: UInt32) -> String {
-        startupMessages(effectiveUserID: effectiveUserID)
+    public func startupLog(effectiveUserID: UInt32, includeListeners: Bool = true) -> String {
+        startupMessages(effectiveUserID: effectiveUserID, includeListeners: includeListeners)
             .filter { $0.level <= verbosity }
             .map { $0.text + "\n" }
             .joined()

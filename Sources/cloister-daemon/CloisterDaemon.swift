@@ -16,6 +16,9 @@ enum CloisterDaemon {
         case .run(let configuration):
             DaemonProcess.installSignalHandlers()
             umask(0o022)
+            // Mode, store and guix-daemon's root-without-build-group warning; the server logs
+            // each socket as it opens it.
+            say(configuration.startupLog(effectiveUserID: ProcessEnvironment.effectiveUserID, includeListeners: false), to: 2)
             do {
                 let server = try DaemonServer(configuration: configuration) { line in say(line + "\n", to: 2) }
                 try server.listen()

@@ -130,6 +130,15 @@ struct StartupLogTests {
         #expect(c.startupLog(effectiveUserID: 998).contains("socket-activated with 2 sockets\n"))
     }
 
+    @Test func listenerLinesCanBeLeftToTheListener() {
+        var c = DaemonConfiguration()
+        c.activationDescriptors = [3]
+        let log = c.startupLog(effectiveUserID: 0, includeListeners: false)
+        #expect(!log.contains("socket"))
+        #expect(log.contains("warning: daemon is running as root"))
+        #expect(log.contains("store /gnu/store"))
+    }
+
     @Test func debugLinesOnlyWithDebug() {
         var c = DaemonConfiguration()
         c.extraChrootDirectories = ["/a", "/b=/c"]
