@@ -55,13 +55,24 @@ struct CrashOperations {
 
     mutating func pick(_ n: Int) -> Int { Int(random.next() % UInt64(n)) }
 
+    /// Up to `max` valid paths, each made a temp root first, as a client does before using a
+    /// path (another worker may be collecting at the same time).
     mutating func someValidPaths(_ max: Int) throws -> Set<StorePath> {
         let all = try store.queryAllValidPaths()
         guard !all.isEmpty else { return [] }
-        return Set((0..<pick(max + 1)).map { _ in all[pick(all.count)] })
+        let chosen = Set((0..<pick(max + 1)).map { _ in all[pick(all.count)] })
+        for path in chosen { try store.addTempRoot(path) }
+        return chosen
     }
 
     mutating func step() throws {
+        do { try operation() } catch LocalStoreError.invalidPath {
+            // A reference was collected by the other worker before our temp root: refused, as
+            // it must be. Anything else is a failure of the worker.
+        }
+    }
+
+    mutating func operation() throws {
         switch pick(100) {
         case 0..<28: try addText()
         case 28..<50: try addTree()

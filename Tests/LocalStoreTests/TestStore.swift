@@ -7,8 +7,9 @@ final class TestStore {
     let root: String
     let environment: [String: String]
 
-    init() throws {
-        var template = Array("/tmp/cloister-store-XXXXXX".utf8CString)
+    /// Under `base` (e.g. /dev/shm for process-heavy loops), else /tmp.
+    init(base: String = "/tmp") throws {
+        var template = Array("\(base)/cloister-store-XXXXXX".utf8CString)
         guard let p = mkdtemp(&template) else { throw TestFailure("mkdtemp failed") }
         root = String(cString: p)
         environment = [
