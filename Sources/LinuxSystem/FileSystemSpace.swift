@@ -8,3 +8,8 @@ extension FileDescriptor {
         return UInt64(s.f_bavail) * UInt64(s.f_frsize)
     }
 }
+
+public enum FileSystemSync {
+    /// `sync(2)`: flush every file system (guix-daemon's `sync-before-registering`).
+    public static func synchronizeAll() { sync() }
+}

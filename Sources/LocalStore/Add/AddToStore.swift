@@ -26,12 +26,11 @@ extension LocalStore {
         do {
             if method == .recursive && hashAlgorithm != .sha256 {
                 let reader = NARReader(source: HashingSource(HashingSource(source, hasher: narHasher), hasher: caHasher))
-                var restorer = StoreObjectRestorer(root: storeFD, name: temporary, synchronize: configuration.syncBeforeRegistering)
+                var restorer = StoreObjectRestorer(root: storeFD, name: temporary)
                 try reader.read(into: &restorer)
             } else {
                 let reader = NARReader(source: HashingSource(source, hasher: narHasher))
-                var restorer = StoreObjectRestorer(root: storeFD, name: temporary, flatContents: method == .flat ? caHasher : nil,
-                                                   synchronize: configuration.syncBeforeRegistering)
+                var restorer = StoreObjectRestorer(root: storeFD, name: temporary, flatContents: method == .flat ? caHasher : nil)
                 try reader.read(into: &restorer)
             }
         } catch {
@@ -67,7 +66,6 @@ extension LocalStore {
         do {
             let file = try storeFD.open(at: temporary, [.writeOnly, .create, .exclusive, .noFollow], mode: 0o600)
             try file.writeAll(contents)
-            if configuration.syncBeforeRegistering { try file.synchronize() }
             try file.close()
         } catch {
             discardTemporary(temporary)
@@ -89,7 +87,7 @@ extension LocalStore {
         }
         let temporary = try newTemporaryName()
         do {
-            var restorer = StoreObjectRestorer(root: storeFD, name: temporary, synchronize: configuration.syncBeforeRegistering)
+            var restorer = StoreObjectRestorer(root: storeFD, name: temporary)
             try reader.read(into: &restorer)
         } catch {
             discardTemporary(temporary)
@@ -132,6 +130,8 @@ extension LocalStore {
             } else {
                 try storeFD.renameNoReplace(at: temporary, to: storeFD, target)
             }
+            // `sync-before-registering`: as guix-daemon, sync everything before the rows land.
+            if configuration.syncBeforeRegistering { FileSystemSync.synchronizeAll() }
             do { try registerValidPath(info) } catch {
                 // Not registered: the object must not stay visible as if it were.
                 try? storeFD.removeTree(at: target)

@@ -63,9 +63,7 @@ extension LocalStore {
     private func linkFile(_ parent: FileDescriptor, _ name: [UInt8], _ status: FileStatus, links: FileDescriptor,
                           stats: inout OptimiseStatistics, parentIsStore: Bool) throws {
         var writer = NARWriter(sink: Hasher(.sha256))
-        let file = try parent.open(at: name, [.readOnly, .noFollow])
-        try StoreObjectDumper.dumpFile(file, size: status.size, executable: status.isOwnerExecutable, into: &writer)
-        try file.close()
+        try NARDumper(bufferSize: 1 << 16).dump(at: name, in: parent, displayPath: String(decoding: name, as: UTF8.self), into: &writer)
         let key = Array(writer.sink.finish().nix32.utf8)
         var attempts = 0
         while attempts < 3 {
