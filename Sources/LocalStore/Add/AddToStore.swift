@@ -166,7 +166,10 @@ extension LocalStore {
     }
 
     static func addError(_ error: any Error, name: String) -> LocalStoreError {
-        if let e = error as? LocalStoreError { return e }
+        if let e = error as? LocalStoreError {
+            if case .system(let s) = e, s.errno == .noSpace { return .diskFull(name) }
+            return e
+        }
         if let e = error as? SystemError { return e.errno == .noSpace ? .diskFull(name) : .system(e) }
         if let e = error as? FormatError { return .format(e) }
         return .corrupt(name, reason: "\(error)")

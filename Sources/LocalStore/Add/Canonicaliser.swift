@@ -17,9 +17,9 @@ enum Canonicaliser {
     /// Canonicalises `name` under `parent` and everything below it. `displayPath` is for errors.
     static func canonicalise(in parent: FileDescriptor, name: [UInt8], displayPath: String) throws(LocalStoreError) {
         let owner = (ProcessIdentity.effectiveUserID, ProcessIdentity.effectiveGroupID)
-        do { try walk(parent, name, displayPath, owner) } catch let error as LocalStoreError { throw error } catch {
-            throw .corrupt(displayPath, reason: "\(error)")
-        }
+        do { try walk(parent, name, displayPath, owner) } catch let error as LocalStoreError { throw error }
+        catch let error as SystemError { throw .system(error) }
+        catch { throw .corrupt(displayPath, reason: "\(error)") }
     }
 
     private static func walk(_ parent: FileDescriptor, _ name: [UInt8], _ display: String, _ owner: (UInt32, UInt32)) throws {
