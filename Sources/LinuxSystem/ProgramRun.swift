@@ -69,18 +69,23 @@ public enum Program {
         return ProgramResult(status: ExitStatus(waitStatus: status), standardOutput: collected[0], standardError: collected[1])
     }
 
-    /// Starts `executable` in the background (a server, a daemon under test): stdin from
-    /// /dev/null, stdout and stderr appended to `logPath` (created 0644 if missing). The
-    /// returned handle (a pidfd) signals and reaps it.
+    /// Starts `executable` in the background (a helper such as `guix discover`, a daemon under
+    /// test): stdin from /dev/null, stdout and stderr appended to `logPath` (created 0644 if
+    /// missing), or this process's own when `logPath` is nil. The returned handle (a pidfd)
+    /// signals and reaps it.
     public static func start(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-                             logPath: String) throws(SystemError) -> ProcessHandle {
-        let log = try FileDescriptor.open(logPath, [.writeOnly, .create, .append], mode: 0o644)
+                             logPath: String?) throws(SystemError) -> ProcessHandle {
+        let log = try logPath.map { (path) throws(SystemError) in
+            try FileDescriptor.open(path, [.writeOnly, .create, .append], mode: 0o644)
+        }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, log.rawValue, 1)
-        posix_spawn_file_actions_adddup2(&actions, log.rawValue, 2)
+        if let log {
+            posix_spawn_file_actions_adddup2(&actions, log.rawValue, 1)
+            posix_spawn_file_actions_adddup2(&actions, log.rawValue, 2)
+        }
         let pid = try spawn(executable, arguments, environment: environment, actions: &actions)
         let pidfd = csandbox_pidfd_open(pid)
         if pidfd < 0 { throw SystemError("pidfd_open", path: executable, errno: .current) }

@@ -19,6 +19,15 @@ enum CloisterDaemon {
             // Mode, store and guix-daemon's root-without-build-group warning; the server logs
             // each socket as it opens it.
             say(configuration.startupLog(effectiveUserID: ProcessEnvironment.effectiveUserID, includeListeners: false), to: 2)
+            // --discover=yes: guix-daemon runs `guix discover` beside itself to find substitute
+            // servers on the LAN; without Guix installed there is nothing to run.
+            if configuration.discover {
+                do {
+                    _ = try Program.start(configuration.guixProgram, ["discover"], logPath: nil)
+                } catch {
+                    say("warning: --discover: cannot run \(configuration.guixProgram) discover: \(error)\n", to: 2)
+                }
+            }
             do {
                 let server = try DaemonServer(configuration: configuration) { line in say(line + "\n", to: 2) }
                 try server.listen()

@@ -83,4 +83,31 @@ struct SocketActivationTests {
         #expect(access(root + "/ignored.socket", F_OK) != 0, "--listen must be ignored when activated")
         _ = hello
     }
+
+    /// `--discover=yes` runs `$GUIX discover` beside the daemon, as guix-daemon does.
+    @Test func discoverRunsGuixDiscover() throws {
+        var template = Array("/tmp/cloister-discover-XXXXXX".utf8CString)
+        let root = String(cString: try #require(mkdtemp(&template)))
+        defer { _ = try? Program.run("/bin/rm", ["-rf", root]) }
+        let fake = try FileDescriptor.open(root + "/guix", [.writeOnly, .create], mode: 0o755)
+        try fake.writeAll(Array("#!/bin/sh\necho \"$@\" > \(root)/discover.out\n".utf8))
+        try fake.close()
+        var environment = ProcessEnvironment.current()
+        environment["GUIX"] = root + "/guix"
+        environment["NIX_STORE_DIR"] = root + "/store"
+        environment["GUIX_STATE_DIRECTORY"] = root + "/state"
+        environment["GUIX_LOG_DIRECTORY"] = root + "/log"
+        let daemon = try Program.start(Self.binDirectory + "/cloister-daemon", ["--discover=yes", "--listen=\(root)/socket"],
+                                       environment: environment, logPath: root + "/daemon.log")
+        defer {
+            try? daemon.kill()
+            _ = try? daemon.wait()
+        }
+        var output: [UInt8] = []
+        for _ in 0..<300 where output.isEmpty {
+            usleep(10_000)
+            output = (try? FileDescriptor.open(root + "/discover.out", .readOnly).readAll()) ?? []
+        }
+        #expect(output == Array("discover\n".utf8))
+    }
 }
