@@ -1,0 +1,112 @@
+import Testing
+import Foundation
+import Glibc
+import StoreFormats
+import WorkerProtocol
+
+/// Many clients at once against the daemon process: no error, no deadlock; a client sending
+/// garbage and one vanishing mid-NAR leave the others and the store unharmed.
+@Suite(.serialized, .tags(.large)) final class ConcurrencyTests: @unchecked Sendable {
+    let root: String
+    let daemon: Process
+    let store: StoreDirectory
+
+    init() throws {
+        root = NSTemporaryDirectory() + "cloister-conc-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        var env = ProcessInfo.processInfo.environment
+        env["NIX_STORE_DIR"] = root + "/store"
+        env["GUIX_STATE_DIRECTORY"] = root + "/var"
+        env["GUIX_LOG_DIRECTORY"] = root + "/log"
+        env["GUIX_CONFIGURATION_DIRECTORY"] = root + "/etc"
+        daemon = Process()
+        daemon.executableURL = URL(fileURLWithPath: NixClientTests.daemonBinary)
+        daemon.arguments = ["--listen=" + root + "/sock"]
+        daemon.environment = env
+        daemon.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try daemon.run()
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: root + "/sock") { usleep(20_000) }
+        store = try StoreDirectory(root + "/store")
+    }
+
+    deinit {
+        daemon.terminate()
+        for _ in 0..<250 where daemon.isRunning { usleep(20_000) }
+        if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) }
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    func connect() throws -> (WorkerClient, SocketFD) {
+        let fd = try SocketFD(connectingTo: root + "/sock")
+        return (try WorkerClient(stream: fd, storeDirectory: store, options: .nixDefault()), fd)
+    }
+
+    @Test func sixtyFourClientsWithAHostileOne() throws {
+        final class Failures: @unchecked Sendable { var list: [String] = []; let lock = NSLock() }
+        let failures = Failures()
+        let group = DispatchGroup()
+        // A client that sends garbage, and one that disconnects in the middle of a NAR.
+        DispatchQueue.global().async(group: group) {
+            guard let fd = try? SocketFD(connectingTo: self.root + "/sock") else { return }
+            try? fd.write(Array(repeating: 0xAB, count: 4096))
+        }
+        DispatchQueue.global().async(group: group) {
+            guard let (c, _) = try? self.connect() else { return }
+            try? WorkerRequest.addToStoreLegacy(name: "half", fixed: true, recursive: true, algorithm: "sha256").encode(to: c.writer, c.negotiated, c.context)
+            try? c.writer.writeRaw(Array(NarEncoding.regularFile(Array(repeating: 1, count: 100_000)).prefix(50_000)))
+            try? c.writer.flush()
+        }
+        for i in 0..<64 {
+            DispatchQueue.global().async(group: group) {
+                do {
+                    let (c, _) = try self.connect()
+                    for j in 0..<10 {
+                        let p = try c.addTextToStore(name: "c\(i)-\(j)", text: Array("client \(i) item \(j)".utf8))
+                        guard try c.isValidPath(p), try c.queryPathInfo(p) != nil else { throw WorkerProtocolError.remote(message: "lost \(p)", status: 1) }
+                        // Everyone also adds the same shared object.
+                        _ = try c.addToStore(name: "shared", method: .fixed(.recursive, .sha256), nar: NarEncoding.regularFile(Array("same".utf8)))
+                    }
+                } catch {
+                    failures.lock.lock(); failures.list.append("client \(i): \(error)"); failures.lock.unlock()
+                }
+            }
+        }
+        #expect(group.wait(timeout: .now() + 120) == .success, "deadlock: clients did not finish")
+        #expect(failures.list.isEmpty, "\(failures.list.prefix(5))")
+        // The store is intact: every path is there and no half-added object is registered.
+        let (c, _) = try connect()
+        let all = try c.strings(.queryAllValidPaths)
+        #expect(all.count == 64 * 10 + 1)
+        #expect(!all.contains { $0.hasSuffix("-half") })
+        #expect(try c.call(.verifyStore(checkContents: true, repair: false)) == .int(0))
+    }
+}
+
+/// A connected Unix socket as a ByteStream (test side).
+final class SocketFD: ByteSource, ByteSink, @unchecked Sendable {
+    let fd: Int32
+    init(connectingTo path: String) throws {
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in raw.copyBytes(from: path.utf8); raw[path.utf8.count] = 0 }
+        let rc = withUnsafePointer(to: &address) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        if rc != 0 { close(fd); throw WorkerProtocolError.transport(operation: "connect", errno: errno) }
+    }
+    deinit { close(fd) }
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(WorkerProtocolError) -> Int {
+        let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+        if n < 0 { throw .transport(operation: "read", errno: errno) }
+        return n
+    }
+    func write(_ bytes: UnsafeRawBufferPointer) throws(WorkerProtocolError) {
+        var done = 0
+        while done < bytes.count {
+            let n = send(fd, bytes.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL))
+            if n < 0 { throw .transport(operation: "write", errno: errno) }
+            done += n
+        }
+    }
+}
