@@ -1,7 +1,11 @@
 /// The two directories a chroot build lives in, and how they go away:
 /// - the chroot `<store>/<drv>.chroot` (0750, daemon-owned) holding `top` (0750, group = build
-///   group in pool mode), which becomes `/`; inside the store so outputs can be renamed into
-///   place after canonicalisation (SEC-09);
+///   group in pool mode), the mount point of the sandbox's `/`, and `store` (01775, root:G in
+///   pool mode), bound as the store inside. Only `store` and the mount points of the inputs are
+///   on disk (in the store's file system, so outputs are renamed into place after
+///   canonicalisation: SEC-09); `/dev`, `/etc`, `/tmp`… live in a tmpfs that dies with the
+///   sandbox. That saves a dozen directory and file creations and deletions per build, which
+///   cost milliseconds each on disks mounted with `discard`;
 /// - the build tree (Sandbox's `BuildDirectory`, SEC-03/SEC-12).
 /// Keep-failed (`-K`, §4.8) makes the tree safe and hands it to the client (SEC-03).
 import LinuxSystem
@@ -12,6 +16,8 @@ struct ChrootDirectory {
     let name: [UInt8]
     let path: String
     var topPath: String { path + "/top" }
+    /// Where the builder's store directory is on the host: outputs appear here.
+    var storePath: String { path + "/store" }
 
     static func create(for drvPath: StorePath, storeFD: FileDescriptor, storePath: String, groupID: UInt32?) throws(BuildError) -> ChrootDirectory {
         let name = Array((drvPath.baseName + ".chroot").utf8)
@@ -25,8 +31,28 @@ struct ChrootDirectory {
             let top = try chroot.openDirectory(at: "top")
             try top.changeMode(0o750)
             if let groupID { try top.changeOwner(0, groupID) }
+            try chroot.makeDirectory(at: Array("store".utf8), mode: 0o755)
+            let store = try chroot.openDirectory(at: "store")
+            if let groupID { try store.changeOwner(0, groupID) }
+            try store.changeMode(0o1775)
         } catch { throw .system(error) }
         return ChrootDirectory(name: name, path: path)
+    }
+
+    /// Turns the Guix chroot spec (root bound onto itself, store directory made inside it) into
+    /// the tmpfs-rooted one described above: same tree as seen by the builder.
+    func adapt(_ spec: SandboxSpec, storeDirectory: String) -> SandboxSpec {
+        guard var root = spec.root else { return spec }
+        var spec = spec
+        root.kind = .tmpfs
+        root.entries = root.entries.map { entry in
+            if case .directory(let inside, _, _) = entry, inside == storeDirectory {
+                return .bind(inside: storeDirectory, outside: storePath, options: [.noSetuid, .noDevices])
+            }
+            return entry
+        }
+        spec.root = root
+        return spec
     }
 
     /// Off the critical path (Janitor).

@@ -120,7 +120,8 @@ struct DerivationBuild {
         }
         let spec: SandboxSpec
         do {
-            spec = try plan.chrootEnvironment(chrootDirectory: chroot.topPath, buildDirectory: buildDirectory, identity: identity).spec()
+            let guix = try plan.chrootEnvironment(chrootDirectory: chroot.topPath, buildDirectory: buildDirectory, identity: identity).spec()
+            spec = chroot.adapt(guix, storeDirectory: plan.storeDirectory.path)
         } catch {
             if case .invalidSpec(let reason) = error { throw .buildFailed(reason) }
             throw .sandbox(error)
@@ -186,9 +187,9 @@ struct DerivationBuild {
         let registration = OutputRegistration(plan: plan, store: store, buildUID: buildUser?.uid, deduplicate: settings.deduplicate)
         do {
             if check {
-                try registration.compare(chrootTop: chroot.topPath)
+                try registration.compare(outputsDirectory: chroot.storePath)
             } else {
-                _ = try registration.register(missing: missing, chrootTop: chroot.topPath)
+                _ = try registration.register(missing: missing, outputsDirectory: chroot.storePath)
             }
         } catch {
             if case .hashMismatch(let path, let algorithm, let expected, let actual) = error, settings.printBuildTrace {

@@ -19,14 +19,13 @@ struct OutputRegistration {
 
     /// Registers `missing` (output name → path); returns the infos registered. On failure no
     /// output is left in the store.
-    func register(missing: [String: StorePath], chrootTop: String) throws(BuildError) -> [ValidPathInfo] {
+    /// `outputsDirectory` is the host directory the builder saw as the store.
+    func register(missing: [String: StorePath], outputsDirectory: String) throws(BuildError) -> [ValidPathInfo] {
         let storeFD: FileDescriptor
         let inChroot: FileDescriptor
         do {
             storeFD = try FileDescriptor.open(plan.storeDirectory.path, [.readOnly, .directory])
-            var fd = try FileDescriptor.open(chrootTop, [.readOnly, .directory, .noFollow])
-            for component in plan.storeDirectory.path.split(separator: "/") { fd = try fd.openDirectory(at: Array(component.utf8)) }
-            inChroot = fd
+            inChroot = try FileDescriptor.open(outputsDirectory, [.readOnly, .directory, .noFollow])
         } catch { throw .system(error) }
 
         var moved: [StorePath] = []
@@ -35,9 +34,9 @@ struct OutputRegistration {
             for name in names {
                 guard let path = missing[name] else { continue }
                 try prepare(path, in: inChroot)
-                try checkFixedOutput(path, chrootTop: chrootTop)
+                try checkFixedOutput(path, outputsDirectory: outputsDirectory)
                 if plan.fixedOutput {
-                    try moveFreshCopyIntoStore(path, chrootTop: chrootTop, storeFD: storeFD)
+                    try moveFreshCopyIntoStore(path, outputsDirectory: outputsDirectory, storeFD: storeFD)
                 } else {
                     try moveIntoStore(path, from: inChroot, storeFD: storeFD)
                 }
@@ -71,19 +70,16 @@ struct OutputRegistration {
 
     /// `--check` (§4.9): each rebuilt output, canonicalised inside the chroot, must have the
     /// NAR hash the database has for it. Nothing is moved or registered.
-    func compare(chrootTop: String) throws(BuildError) {
+    func compare(outputsDirectory: String) throws(BuildError) {
         let inChroot: FileDescriptor
-        do {
-            var fd = try FileDescriptor.open(chrootTop, [.readOnly, .directory, .noFollow])
-            for component in plan.storeDirectory.path.split(separator: "/") { fd = try fd.openDirectory(at: Array(component.utf8)) }
-            inChroot = fd
-        } catch { throw .system(error) }
+        do { inChroot = try FileDescriptor.open(outputsDirectory, [.readOnly, .directory, .noFollow]) }
+        catch { throw .system(error) }
         for name in plan.outputs.keys.sorted(by: Derivation.byteOrder) {
             guard let path = plan.outputs[name] else { continue }
             try prepare(path, in: inChroot)
             let absolute = path.absolute(in: plan.storeDirectory)
             let rebuilt: Hash
-            do { rebuilt = try NARDumper.hash(path: chrootTop + absolute).hash } catch {
+            do { rebuilt = try NARDumper.hash(path: outputsDirectory + "/" + path.baseName).hash } catch {
                 throw .buildFailed("cannot read output `\(absolute)': \(error)")
             }
             let recorded = try store.query { try $0.queryPathInfo(path) }?.narHash
@@ -113,10 +109,10 @@ struct OutputRegistration {
     }
 
     /// §1.9: flat outputs must be a non-executable regular file; the hash must match.
-    private func checkFixedOutput(_ path: StorePath, chrootTop: String) throws(BuildError) {
+    private func checkFixedOutput(_ path: StorePath, outputsDirectory: String) throws(BuildError) {
         guard let fixed = plan.derivation.fixedOutput, fixed.path == path else { return }
         let absolute = path.absolute(in: plan.storeDirectory)
-        let inChroot = chrootTop + absolute
+        let inChroot = outputsDirectory + "/" + path.baseName
         let actual: Hash
         do {
             switch fixed.method {
@@ -143,7 +139,7 @@ struct OutputRegistration {
     /// on its output to an outside process, so what is registered is a fresh copy, restored
     /// from the NAR into a daemon-private 0700 directory in the store (exclusive creation, no
     /// symlink following), canonicalised again, then renamed into place.
-    private func moveFreshCopyIntoStore(_ path: StorePath, chrootTop: String, storeFD: FileDescriptor) throws(BuildError) {
+    private func moveFreshCopyIntoStore(_ path: StorePath, outputsDirectory: String, storeFD: FileDescriptor) throws(BuildError) {
         let absolute = path.absolute(in: plan.storeDirectory)
         let privateName = ".tmp-fixed-\(ProcessIdentity.processID)-\(path.hashPart)"
         let name = Array(path.baseName.utf8)
@@ -153,7 +149,7 @@ struct OutputRegistration {
             defer { try? storeFD.removeTree(at: Array(privateName.utf8)) }
             let privateFD = try storeFD.openDirectory(at: privateName)
             var restorer = NARRestorer(in: privateFD, name: name)
-            try NARDumper.dump(path: chrootTop + absolute, into: &restorer)
+            try NARDumper.dump(path: outputsDirectory + "/" + path.baseName, into: &restorer)
             try store.query { try $0.canonicaliseNewObject(in: privateFD, name: name, displayPath: absolute) }
             try moveIntoStore(path, from: privateFD, storeFD: storeFD)
         } catch let error as BuildError { throw error } catch {
