@@ -103,11 +103,24 @@ enum DaemonBuild {
             throw UsageError("\(text): not a derivation for the store \(connection.storeDirectory.path): \(error)")
         }
         let references = Set(derivation.inputDerivations.keys).union(derivation.inputSources)
-        do {
-            return try connection.client.addTextToStore(name: name, text: bytes, references: Array(references))
-        } catch WorkerProtocolError.remote(let message, _) {
-            throw UsageError("\(text): \(message)")
+        // Input derivations not in the store yet are looked for beside the file, as
+        // `<hash>-NAME.drv` or `NAME.drv`, and added first.
+        let folder = text.lastIndex(of: "/").map { String(text[..<$0]) } ?? "."
+        for input in derivation.inputDerivations.keys.sorted() {
+            if try connection.client.isValidPath(input) { continue }
+            guard let file = [input.baseName, input.name].map({ folder + "/" + $0 }).first(where: { access($0, R_OK) == 0 }) else {
+                throw UsageError("\(text): its input \(connection.render(input)) is not in the store nor beside it; build or add it first")
+            }
+            let added = try addDerivation(file, connection)
+            guard added == input else {
+                throw UsageError("\(file): is \(connection.render(added)), not the input \(connection.render(input)) that \(text) names")
+            }
         }
+        let added: StorePath
+        do { added = try connection.client.addTextToStore(name: name, text: bytes, references: Array(references)) } catch {
+            throw UsageError("\(text): \(error)")
+        }
+        return added
     }
 
     /// The daemon's stderr channel: `@ build-…` traces and builder output arrive as STDERR_NEXT

@@ -13,7 +13,7 @@ enum DaemonGC {
         let client = connection.client
         func paths() throws -> [StorePath] { try items.map { try connection.storePath($0) } }
         func printSorted(_ set: Set<StorePath>) { for p in set.sorted() { print(connection.render(p)) } }
-        func collect(_ action: GCRequest.Action, _ list: [StorePath] = [], maxFreed: UInt64 = 0) throws -> (paths: [String], freed: UInt64) {
+        func collect(_ action: GCRequest.Action, _ list: [StorePath] = [], maxFreed: UInt64 = .max) throws -> (paths: [String], freed: UInt64) {
             let reply = try client.call(.collectGarbage(action: action.rawValue, paths: list, ignoreLiveness: false, maxFreed: maxFreed))
             guard case .collectGarbage(let paths, let freed) = reply else { throw UsageError("the daemon gave an unexpected reply to CollectGarbage") }
             return (paths, freed)

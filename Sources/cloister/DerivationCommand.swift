@@ -13,17 +13,19 @@ import StoreFormats
 enum DerivationCommand {
     static let usage = """
         Usage: cloister derivation show [-r|--recursive] FILE.drv…
-        Print derivations as JSON (like `nix show-derivation`).
+               cloister derivation new [OPTION…] NAME   (see 'cloister derivation new --help')
+        Print derivations as JSON (like `nix show-derivation`), or write one.
           -r, --recursive  also print every input derivation, transitively
         """
 
     static func run(_ arguments: [String]) throws -> Int32 {
-        guard let sub = arguments.first else { throw UsageError("expected a subcommand ('show')\n\(usage)") }
+        guard let sub = arguments.first else { throw UsageError("expected a subcommand ('show' or 'new'); try 'cloister derivation --help'") }
         if sub == "--help" || sub == "-h" {
             print(usage)
             return 0
         }
-        guard sub == "show" else { throw UsageError("unknown subcommand '\(sub)' (only 'show')") }
+        if sub == "new" { return try DerivationNewCommand.run(Array(arguments.dropFirst())) }
+        guard sub == "show" else { throw UsageError("unknown subcommand '\(sub)' ('show' or 'new')") }
         var recursive = false
         var files: [String] = []
         var iterator = OptionIterator(Array(arguments.dropFirst()), valued: [])
