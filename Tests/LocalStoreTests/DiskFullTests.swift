@@ -117,4 +117,43 @@ import LinuxSystem
             print("disk full during registration: \(failed ? "refused (\(message)), nothing visible" : "registration found room")")
         }
     }
+
+    /// Repair of a valid path whose registration then fails (the database cannot grow): the
+    /// valid path must still be there afterwards. The old copy is pinned by a hard link outside
+    /// the store so swapping it out frees nothing for the database.
+    @Test func repairThatCannotRegisterKeepsTheValidPath() throws {
+        let t = try TestStore()
+        let mount = t.root + "/fs"
+        try withTmpfs(mount, size: "8m") {
+            let environment = ["NIX_STORE_DIR": mount + "/store", "GUIX_STATE_DIRECTORY": mount + "/state",
+                               "GUIX_LOG_DIRECTORY": t.root + "/log", "GUIX_CONFIGURATION_DIRECTORY": t.root + "/etc"]
+            var configuration = try StoreConfiguration(environment: environment)
+            configuration.reservedSpace = 0
+            configuration.deduplicate = false
+            let store = try LocalStore(configuration: configuration)
+            let old = NAR.regularFile([UInt8](repeating: 0x41, count: 16 * 4096))
+            let new = NAR.regularFile([UInt8](repeating: 0x42, count: 16 * 4096))
+            let path = fakePath("precious")
+            try store.addToStore(info: ValidPathInfo(path: path, narHash: Hasher.hash(.sha256, old), narSize: UInt64(old.count)), nar: ByteArraySource(old))
+            let abs = path.absolute(in: store.storeDirectory)
+            #expect(link(abs, mount + "/pin") == 0)
+            let filler = try FileDescriptor.open(mount + "/filler", [.writeOnly, .create], mode: 0o600)
+            let chunk = [UInt8](repeating: 0, count: 4096)
+            while (try? filler.writeAll(chunk)) != nil {}
+            try filler.truncate(to: try filler.status().size - 16 * 4096)
+            var message = "registered"
+            do {
+                try store.addToStore(info: ValidPathInfo(path: path, narHash: Hasher.hash(.sha256, new), narSize: UInt64(new.count)),
+                                     nar: ByteArraySource(new), repair: true)
+            } catch { message = "\(error)" }
+            #expect(try store.isValidPath(path))
+            #expect(access(abs, F_OK) == 0, "a repair that could not register deleted the valid path (\(message))")
+            try filler.close()
+            unlink(mount + "/filler")
+            var invariants = StoreInvariants(store)  // and it is the registered copy
+            try invariants.checkValidPaths()
+            #expect(invariants.problems == [])
+            print("repair on a full disk: \(message)")
+        }
+    }
 }

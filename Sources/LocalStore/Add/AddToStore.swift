@@ -113,7 +113,8 @@ extension LocalStore {
             try addTempRoot(info.path)
             guard let locks = try lockPaths([info.path]) else { throw LocalStoreError.corrupt(absolute(info.path), reason: "could not lock") }
             defer { locks.release() }
-            if !repair, try isValidPath(info.path) {
+            let wasValid = try isValidPath(info.path)
+            if !repair, wasValid {
                 discardTemporary(temporary)
                 locks.deleteOnRelease = true
                 return
@@ -122,21 +123,28 @@ extension LocalStore {
             if configuration.deduplicate { try optimisePath(in: storeFD, name: temporary) }
             // Whatever is at the target is invalid (or being repaired): an interrupted add, a
             // failed build's output. Swap the new copy in atomically (RENAME_EXCHANGE, so a
-            // repaired valid path is never missing, P-5.6), then delete the old one under the
-            // temporary name, through directory fds.
-            if (try? storeFD.status(at: target)) != nil {
+            // repaired valid path is never missing, P-5.6), then, once registered, delete the
+            // old one under the temporary name, through directory fds.
+            let replaced = (try? storeFD.status(at: target)) != nil
+            if replaced {
                 try storeFD.exchange(at: temporary, with: storeFD, target)
-                try? storeFD.removeTree(at: temporary)
             } else {
                 try storeFD.renameNoReplace(at: temporary, to: storeFD, target)
             }
             // `sync-before-registering`: as guix-daemon, sync everything before the rows land.
             if configuration.syncBeforeRegistering { FileSystemSync.synchronizeAll() }
             do { try registerValidPath(info) } catch {
-                // Not registered: the object must not stay visible as if it were.
-                try? storeFD.removeTree(at: target)
+                if replaced && wasValid {
+                    // A repair that could not be recorded: swap the valid copy back in (the
+                    // new one goes with the temporary name), never leave the path missing.
+                    try? storeFD.exchange(at: temporary, with: storeFD, target)
+                } else {
+                    // Not registered: the object must not stay visible as if it were.
+                    try? storeFD.removeTree(at: target)
+                }
                 throw error
             }
+            if replaced { try? storeFD.removeTree(at: temporary) }
             locks.deleteOnRelease = true
         } catch let error as LocalStoreError {
             discardTemporary(temporary)
