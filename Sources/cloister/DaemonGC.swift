@@ -77,7 +77,8 @@ enum DaemonGC {
             return errorsRemain == 0 ? 0 : 1
         case .optimize:
             try client.call(.optimiseStore)
-        case .listFailures, .clearFailures:
+        case .listFailures, .clearFailures, .listBusy, .vacuum:
+            // No daemon operation for these: they read /proc or repack the database directly.
             return try GCCommand.runLocal(action, items)
         }
         return 0

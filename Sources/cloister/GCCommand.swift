@@ -14,6 +14,7 @@ enum GCCommand {
           -F, --free-space=FREE        attempt to reach FREE available space in the store
           -d, --delete                 attempt to delete PATHS
               --list-roots             list the user's garbage collector roots
+              --list-busy              list store items used by running processes
               --list-dead              list store items that are garbage
               --list-live              list store items that are alive
               --references             list the references of PATHS
@@ -23,6 +24,7 @@ enum GCCommand {
               --verify[=OPTS]          verify the store; OPTS is a comma-separated list of
                                        'contents' and 'repair'
               --optimize               deduplicate identical files in the store
+              --vacuum-database        repack the store database
               --list-failures          list cached build failures
               --clear-failures         remove PATHS from the set of cached failures
               --local                  work on the store directly, not through the daemon
@@ -33,7 +35,7 @@ enum GCCommand {
     enum Action: Equatable {
         case collect(UInt64?), freeSpace(UInt64), delete, listRoots, listDead, listLive
         case references, referrers, requisites, derivers, verify(contents: Bool, repair: Bool)
-        case optimize, listFailures, clearFailures
+        case optimize, listFailures, clearFailures, listBusy, vacuum
     }
 
     static func run(_ arguments: [String]) throws -> Int32 {
@@ -52,6 +54,8 @@ enum GCCommand {
             case .flag("-d"), .flag("--delete"): action = .delete
             case .flag("--list-roots"): action = .listRoots
             case .flag("--list-dead"): action = .listDead
+            case .flag("--list-busy"): action = .listBusy
+            case .flag("--vacuum-database"): action = .vacuum
             case .flag("--list-live"): action = .listLive
             case .flag("--references"): action = .references
             case .flag("--referrers"): action = .referrers
@@ -131,6 +135,10 @@ enum GCCommand {
         case .optimize:
             let stats = try store.optimiseStore()
             writeStandardError("\(stats.filesLinked) files linked, \(mib(stats.bytesFreed)) MiB freed\n")
+        case .listBusy:
+            printPaths(store.findRuntimeRoots())
+        case .vacuum:
+            try store.vacuumDatabase()
         case .listFailures:
             for p in try store.queryFailedPaths() { print(p) }
         case .clearFailures:

@@ -71,5 +71,7 @@ import StoreFormats
         #expect(shell("\(gc) 2>&1 | grep -c deleting") == "2\n")
         #expect(access(junk.absolute(in: s), F_OK) != 0)
         #expect(shell("\(gc) --verify=contents") != nil)
+        #expect(shell("\(gc) --vacuum-database") == "")
+        #expect(shell("\(gc) --list-busy") != nil)
     }
 }

@@ -113,3 +113,10 @@ extension LocalStore {
         try database.db.transaction { () throws(LocalStoreError) in try database.clearFailedPaths(paths) }
     }
 }
+
+extension LocalStore {
+    /// `guix gc --vacuum-database`: repack the database file (SQLite VACUUM).
+    public func vacuumDatabase() throws(LocalStoreError) {
+        try database.db.execute("vacuum")
+    }
+}
