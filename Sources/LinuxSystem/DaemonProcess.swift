@@ -52,3 +52,42 @@ public enum DaemonProcess {
         return String(cString: name)
     }
 }
+
+extension DaemonProcess {
+    /// Starts a copy of this executable (`/proc/self/exe`) with `arguments` and `environment`,
+    /// `connection` as its fd 3 and stdin on /dev/null (stdout/stderr inherited): the
+    /// per-connection worker of swift-stack.md §1.5. Signals start unblocked and at defaults.
+    public static func spawnWorker(connection: FileDescriptor, arguments: [String], environment: [String: String]) throws(SystemError) -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, connection.rawValue, 3)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let executable = "/proc/self/exe"
+        let argv = arguments.map { strdup($0) }
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") }
+        defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, executable, &actions, &attributes, argv + [nil], envp + [nil])
+        if rc != 0 { throw SystemError("posix_spawn", path: executable, errno: Errno(rawValue: rc)) }
+        return pid
+    }
+
+    /// Reaps every exited child without blocking; returns how many.
+    @discardableResult
+    public static func reapChildren() -> Int {
+        var count = 0
+        var status: Int32 = 0
+        while waitpid(-1, &status, WNOHANG) > 0 { count += 1 }
+        return count
+    }
+}

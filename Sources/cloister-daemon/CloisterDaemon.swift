@@ -30,6 +30,16 @@ enum CloisterDaemon {
             }
             do {
                 let server = try DaemonServer(configuration: configuration) { line in say(line + "\n", to: 2) }
+                if let kind = environment[DaemonServer.workerVariable] {
+                    server.serveWorker(remote: kind == "tcp")
+                    exit(0)
+                }
+                if environment["CLOISTER_THREAD_PER_CONNECTION"] == nil {
+                    var workerEnvironment = environment
+                    workerEnvironment.removeValue(forKey: "LISTEN_PID")
+                    workerEnvironment.removeValue(forKey: "LISTEN_FDS")
+                    server.workerLaunch = (CommandLine.arguments, workerEnvironment)
+                }
                 try server.listen()
                 try server.run()
             } catch {

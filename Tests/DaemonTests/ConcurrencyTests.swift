@@ -82,6 +82,27 @@ import WorkerProtocol
     }
 }
 
+extension ConcurrencyTests {
+    /// Each connection is its own process: killing one session's worker outright (as a crash
+    /// would) leaves the daemon and the other sessions serving.
+    @Test func aCrashedSessionLeavesTheOthers() throws {
+        let (a, _) = try connect()
+        _ = try a.addTextToStore(name: "a", text: [1])
+        // The daemon's children are the session workers; kill them outright, as a crash would.
+        let pid = daemon.processIdentifier
+        let children = (try String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8))
+            .split(separator: " ").compactMap { Int32($0) }
+        #expect(!children.isEmpty, "sessions run in their own processes")
+        for child in children { kill(child, SIGKILL) }
+        usleep(100_000)
+        #expect(throws: WorkerProtocolError.self) { _ = try a.addTextToStore(name: "a2", text: [1]) }
+        #expect(daemon.isRunning)
+        let (b, _) = try connect()
+        let p = try b.addTextToStore(name: "b", text: [2])
+        #expect(try b.isValidPath(p))
+    }
+}
+
 /// A connected Unix socket as a ByteStream (test side).
 final class SocketFD: ByteSource, ByteSink, @unchecked Sendable {
     let fd: Int32

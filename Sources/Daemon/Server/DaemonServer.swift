@@ -79,13 +79,35 @@ public final class DaemonServer: @unchecked Sendable {
         while !DaemonProcess.terminationRequested {
             // EINTR (a signal arrived) just comes back round to the termination check.
             guard let ready = try? pollReadable(listeners.map(\.0), timeoutMilliseconds: 200) else { continue }
+            DaemonProcess.reapChildren()
             for (i, isReady) in ready.enumerated() where isReady {
                 guard let connection = try? Socket.accept(listeners[i].0) else { continue }
                 let remote = listeners[i].remote
-                try DaemonProcess.detachThread { [self] in serve(connection, remote: remote) }
+                if let worker = workerLaunch {
+                    // One process per connection (swift-stack.md §1.5): a crash in a session
+                    // ends that process only. The connection travels as fd 3.
+                    var environment = worker.environment
+                    environment[Self.workerVariable] = remote ? "tcp" : "unix"
+                    do { _ = try DaemonProcess.spawnWorker(connection: connection, arguments: worker.arguments, environment: environment) }
+                    catch { log("cannot start a worker: \(error)") }
+                    try? connection.close()
+                } else {
+                    try DaemonProcess.detachThread { [self] in serve(connection, remote: remote) }
+                }
             }
         }
         log("terminating on signal")
+    }
+
+    /// Set by the executable to serve each connection in a fresh process running the same
+    /// program (nil: a thread per connection in this process).
+    public var workerLaunch: (arguments: [String], environment: [String: String])?
+    /// Tells a spawned process that it is a connection worker with the client on fd 3.
+    public static let workerVariable = "_CLOISTER_WORKER"
+
+    /// Worker side: serves the connection on fd 3 and returns when it ends.
+    public func serveWorker(remote: Bool) {
+        serve(FileDescriptor(owning: 3), remote: remote)
     }
 
     /// Identifies the peer and runs one session to its end.
