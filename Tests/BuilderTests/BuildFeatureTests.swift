@@ -161,4 +161,22 @@ struct BuildFeatureTests {
         #expect(box.statuses == [.miscFailure])
         #expect(shell("pgrep -f '^sleep 1000$'") == nil)
     }
+
+    /// `--disable-chroot` (§3.1): the builder runs on the host, as the daemon, writing its
+    /// outputs in the store directly; they are still checked, canonicalised and registered.
+    @Test func disabledChrootBuildsOnTheHost() throws {
+        let f = try BuildFixture()
+        let a = try f.derivation("nochroot-dep", script: "mkdir $out; echo dep > $out/f")
+        let b = try f.derivation("nochroot", script: "mkdir $out; cat $in0/f > $out/f; echo $in0 >> $out/f; chmod 4755 $out/f; test -d /proc/1", inputs: [a])
+        var s = f.settings
+        s.useChroot = false
+        let results = Builder(store: f.store, settings: s).build([.derivation(b)])
+        #expect(results[0].status == .built, "\(results[0].errorMessage)")
+        let outA = try #require(f.output(a)), outB = try #require(f.output(b))
+        #expect(Set(try f.store.queryReferences(outB)) == [outA])
+        #expect(shell("stat -c '%a %Y' '\(f.absolute(outB))/f'") == "555 1\n")
+        let failing = try f.derivation("nochroot-fail", script: "mkdir $out; exit 1")
+        #expect(Builder(store: f.store, settings: s).build([.derivation(failing)])[0].status == .permanentFailure)
+        #expect(shell("test -e '\(f.absolute(try #require(f.output(failing))))'") == nil)
+    }
 }

@@ -35,13 +35,16 @@ public struct BuildPlan: Sendable {
     }
 
     /// The Sandbox value for this plan, once the chroot and build tree exist.
+    /// `useChroot` false is `--disable-chroot` (§3.1: no namespaces, host paths).
     public func chrootEnvironment(chrootDirectory: String, buildDirectory: BuildDirectory,
-                                  identity: SandboxIdentity) -> ChrootEnvironment {
-        ChrootEnvironment(derivationName: derivationName, storeDirectory: storeDirectory.path, realStoreDirectory: nil,
+                                  identity: SandboxIdentity, useChroot: Bool = true) -> ChrootEnvironment {
+        var environment = ChrootEnvironment(derivationName: derivationName, storeDirectory: storeDirectory.path, realStoreDirectory: nil,
                           inputPaths: inputPaths, chrootDirectory: chrootDirectory, buildDirectory: buildDirectory,
                           identity: identity, builder: builder, arguments: arguments,
                           derivationEnvironment: derivationEnvironment, buildCores: buildCores,
                           fixedOutput: fixedOutput, extraDirectories: extraDirectories, personality: personality)
+        environment.useChroot = useChroot
+        return environment
     }
 
     init(derivationPath: StorePath, derivation: Derivation, storeDirectory: StoreDirectory, inputClosure: Set<StorePath>,

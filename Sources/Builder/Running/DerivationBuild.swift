@@ -69,6 +69,7 @@ struct DerivationBuild {
         var missing: [String: StorePath] = [:]
         for (name, path) in plan.outputs where !valid.contains(path) { missing[name] = path }
         if check {
+            guard settings.useChroot else { throw .buildFailed("`--check' needs the chroot (it is disabled)") }
             guard missing.isEmpty else {
                 throw .buildFailed("`\(drvText)' is missing outputs; build it normally before using `--check'")
             }
@@ -108,9 +109,13 @@ struct DerivationBuild {
         defer { if !keepTree { buildDirectory.dispose() } }
 
         try ReferencesGraph.write(plan: plan, store: store, buildDirectory: buildDirectory, owner: owner)
-        let chroot = try ChrootDirectory.create(for: plan.derivationPath, storeFD: storeFD, storePath: plan.storeDirectory.path,
-                                                groupID: buildUser?.gid)
-        defer { chroot.remove(storeFD: storeFD) }
+        // --disable-chroot (§3.1): no chroot; the builder writes its outputs in the store itself.
+        let chroot = settings.useChroot
+            ? try ChrootDirectory.create(for: plan.derivationPath, storeFD: storeFD, storePath: plan.storeDirectory.path,
+                                         groupID: buildUser?.gid)
+            : nil
+        defer { chroot?.remove(storeFD: storeFD) }
+        let outputsDirectory = chroot?.storePath ?? plan.storeDirectory.path
 
         let identity: SandboxIdentity
         if let buildUser {
@@ -120,8 +125,9 @@ struct DerivationBuild {
         }
         let spec: SandboxSpec
         do {
-            let guix = try plan.chrootEnvironment(chrootDirectory: chroot.topPath, buildDirectory: buildDirectory, identity: identity).spec()
-            spec = chroot.adapt(guix, storeDirectory: plan.storeDirectory.path)
+            let guix = try plan.chrootEnvironment(chrootDirectory: chroot?.topPath ?? "/", buildDirectory: buildDirectory,
+                                                  identity: identity, useChroot: chroot != nil).spec()
+            spec = chroot?.adapt(guix, storeDirectory: plan.storeDirectory.path) ?? guix
         } catch {
             if case .invalidSpec(let reason) = error { throw .buildFailed(reason) }
             throw .sandbox(error)
@@ -171,6 +177,10 @@ struct DerivationBuild {
         // Pool mode: SandboxProcess has killed every process of the build user by now.
 
         if let failure = failure(outcome) {
+            if chroot == nil {
+                // --disable-chroot: whatever the builder left at the output paths goes.
+                for path in missing.values { try? storeFD.removeTree(at: Array(path.baseName.utf8)) }
+            }
             if settings.cacheFailures && failure.status == .permanentFailure {
                 for path in missing.values { _ = try? store.query { try $0.addFailedPath(path) } }
             }
@@ -187,9 +197,9 @@ struct DerivationBuild {
         let registration = OutputRegistration(plan: plan, store: store, buildUID: buildUser?.uid, deduplicate: settings.deduplicate)
         do {
             if check {
-                try registration.compare(outputsDirectory: chroot.storePath)
+                try registration.compare(outputsDirectory: outputsDirectory)
             } else {
-                _ = try registration.register(missing: missing, outputsDirectory: chroot.storePath)
+                _ = try registration.register(missing: missing, outputsDirectory: outputsDirectory)
             }
         } catch {
             if case .hashMismatch(let path, let algorithm, let expected, let actual) = error, settings.printBuildTrace {

@@ -35,7 +35,9 @@ struct OutputRegistration {
                 guard let path = missing[name] else { continue }
                 try prepare(path, in: inChroot)
                 try checkFixedOutput(path, outputsDirectory: outputsDirectory)
-                if plan.fixedOutput {
+                if outputsDirectory == plan.storeDirectory.path {
+                    // --disable-chroot: already in place.
+                } else if plan.fixedOutput {
                     try moveFreshCopyIntoStore(path, outputsDirectory: outputsDirectory, storeFD: storeFD)
                 } else {
                     try moveIntoStore(path, from: inChroot, storeFD: storeFD)
