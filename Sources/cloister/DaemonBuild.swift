@@ -128,7 +128,7 @@ enum DaemonBuild {
     static func feed(_ message: StderrMessage, _ progress: BuildProgress, debug: Bool) {
         switch message {
         case .next(let bytes):
-            if bytes.starts(with: Array("@ ".utf8)) {
+            if bytes.starts(with: Array("@ ".utf8)) || bytes.starts(with: Array("building path(s) `".utf8)) {
                 for line in bytes.split(separator: UInt8(ascii: "\n")) { progress.message(String(decoding: line, as: UTF8.self)) }
             } else {
                 progress.output(bytes)

@@ -125,7 +125,8 @@ public final class DaemonServer: @unchecked Sendable {
             refuse(stream, error)
             return
         }
-        let service = LocalStoreService(store: store, substituteURLs: configuration.useSubstitutes ? configuration.substituteURLs : [])
+        let service = LocalStoreService(store: store, substituteURLs: configuration.useSubstitutes ? configuration.substituteURLs : [],
+                                        configuration: configuration, clientUID: peer?.uid, clientGID: peer?.gid)
         let session = ServerSession(stream: stream, service: service, client: client, storeDirectory: store.storeDirectory)
         session.onHandshake = { [self] _, _ in try makeUserProfileDirectory(client) }
         _ = session.run()

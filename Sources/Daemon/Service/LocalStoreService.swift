@@ -12,11 +12,19 @@ public final class LocalStoreService: StoreService {
     /// Effective client settings after SetOptions (untrusted names carry `untrusted-`).
     public private(set) var settings: [String: String] = [:]
     let substituteURLsOfDaemon: [String]
+    /// The daemon's build settings with this session's client options applied
+    /// (`LocalStoreService+Build.swift`).
+    var buildSettings: BuilderSettings
 
-    public init(store: LocalStore, substituteURLs: [String] = []) {
+    public init(store: LocalStore, substituteURLs: [String] = [], configuration: DaemonConfiguration = DaemonConfiguration(),
+                clientUID: UInt32? = nil, clientGID: UInt32? = nil) {
         self.store = store
         self.context = StoreContext(storeDirectory: store.storeDirectory, rules: .nix)
         self.substituteURLsOfDaemon = substituteURLs
+        var settings = configuration.buildSettings
+        settings.clientUID = clientUID.map(Int64.init) ?? -1
+        settings.clientGID = clientGID.map(Int64.init) ?? -1
+        self.buildSettings = settings
     }
 
     static func unavailable(_ what: String) -> StoreServiceError {
@@ -25,6 +33,7 @@ public final class LocalStoreService: StoreService {
 
     public func setOptions(_ options: ClientOptions, settings: [ClientOptions.Setting]) throws {
         for s in settings { self.settings[s.name] = s.value }
+        applyBuildOptions(options, settings)
     }
 
     public func isValidPath(_ path: StorePath) throws -> Bool { try store.isValidPath(path) }
@@ -142,38 +151,6 @@ public final class LocalStoreService: StoreService {
             return urls.split(separator: " ").map(String.init)
         }
         return substituteURLsOfDaemon
-    }
-
-    /// Opaque paths must be valid; derivation outputs must all be valid already (builds are
-    /// the builder's, not yet merged).
-    public func buildPaths(_ paths: [DerivedPath], mode: UInt64, log: LogSink) throws {
-        let missing = try queryMissing(paths)
-        if let first = missing.unknown.first { throw StoreServiceError("path '\(context.render(first))' is not valid and cannot be substituted") }
-        if let first = missing.willBuild.first { throw StoreServiceError.notBuiltYet("building '\(context.render(first))'") }
-    }
-
-    public func buildPathsWithResults(_ paths: [DerivedPath], mode: UInt64, log: LogSink) throws -> [(DerivedPath, BuildResult)] {
-        try buildPaths(paths, mode: mode, log: log)
-        return paths.map { ($0, BuildResult(status: .alreadyValid)) }
-    }
-
-    public func queryMissing(_ paths: [DerivedPath]) throws -> MissingPaths {
-        var missing = MissingPaths()
-        for item in paths {
-            switch item {
-            case .opaque(let p):
-                if try !store.isValidPath(p) { missing.unknown.append(p) }
-            case .built(let drv, let spec):
-                guard try store.isValidPath(drv) else { missing.unknown.append(drv); continue }
-                let outputs = try store.queryDerivationOutputs(drv)
-                let wanted = outputs.filter { o in
-                    if case .names(let names) = spec { return names.contains(o.id) }
-                    return true
-                }
-                if try wanted.isEmpty || wanted.contains(where: { try !store.isValidPath($0.path) }) { missing.willBuild.append(drv) }
-            }
-        }
-        return missing
     }
 }
 

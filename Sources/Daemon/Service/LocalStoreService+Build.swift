@@ -1,0 +1,130 @@
+/// BuildPaths, BuildPathsWithResults, BuildDerivation, EnsurePath and QueryMissing over the
+/// Builder (guix-daemon.md §5): one `Builder` per request, on the session's thread; the
+/// builders' output and the `@ build-…` traces (when the client asked for them) go to the
+/// client as STDERR_NEXT as they come; a client that hangs up cancels the builds.
+import StoreFormats
+import WorkerProtocol
+import LocalStore
+
+extension LocalStoreService {
+    /// The session's SetOptions on top of the daemon's build settings (§7.5): keep-failed,
+    /// keep-going and build traces; the Nix layout's max-jobs, max-silent-time and cores
+    /// slots; and the named settings both dialects send. Untrusted clients' other names
+    /// arrive as `untrusted-…` and change nothing here.
+    func applyBuildOptions(_ options: ClientOptions, _ settings: [ClientOptions.Setting]) {
+        var s = buildSettings
+        s.keepFailed = options.keepFailed
+        s.keepGoing = options.keepGoing
+        s.printBuildTrace = options.printBuildTrace
+        if let jobs = options.maxBuildJobs { s.maxBuildJobs = Int(clamping: jobs) }
+        if let silent = options.maxSilentTime { s.maxSilentTime = Int(clamping: silent) }
+        if let cores = options.buildCores { s.buildCores = Int(clamping: cores) }
+        for setting in settings {
+            guard let n = Int(setting.value), n >= 0 else { continue }
+            switch setting.name {
+            case "build-timeout", "timeout": s.buildTimeout = n
+            case "build-max-silent-time", "max-silent-time": s.maxSilentTime = n
+            case "build-max-jobs", "max-jobs": s.maxBuildJobs = n
+            case "build-cores", "cores": s.buildCores = n
+            case "build-max-log-size", "max-log-size": s.maxLogSize = n
+            default: break
+            }
+        }
+        buildSettings = s
+    }
+
+    /// Guix and Nix < 1.30 name a derivation to build by its plain `.drv` path.
+    func targets(_ paths: [DerivedPath]) -> [BuilderTarget] {
+        paths.map { item in
+            switch item {
+            case .opaque(let p): p.isDerivation ? .derivation(p, outputs: nil) : .path(p)
+            case .built(let drv, .all): .derivation(drv, outputs: nil)
+            case .built(let drv, .names(let names)): .derivation(drv, outputs: Set(names))
+            }
+        }
+    }
+
+    /// Runs one request's builds, streaming events to the client.
+    func runBuilds(_ targets: [BuilderTarget], mode: UInt64, log: LogSink) -> [BuilderResult] {
+        let builder = DerivationBuilder(store: store, settings: buildSettings)
+        // The relay lives only as long as this call: the Builder sends no event after `build` returns.
+        return withoutActuallyEscaping(log) { log in
+            let relay = EventRelay(log: log, cancel: { builder.cancel() })
+            return builder.build(targets, mode: BuilderMode(rawValue: mode) ?? .normal) { relay.send($0) }
+        }
+    }
+
+    public func buildPaths(_ paths: [DerivedPath], mode: UInt64, log: LogSink) throws {
+        let targets = targets(paths)
+        let results = runBuilds(targets, mode: mode, log: log)
+        if let failure = DerivationBuilder.failureMessage(targets: targets, results: results, store: store.storeDirectory) {
+            throw StoreServiceError(failure.message, status: UInt64(failure.status))
+        }
+    }
+
+    public func buildPathsWithResults(_ paths: [DerivedPath], mode: UInt64, log: LogSink) throws -> [(DerivedPath, BuildResult)] {
+        let results = runBuilds(targets(paths), mode: mode, log: log)
+        return zip(paths, results.map(Self.wire)).map { ($0, $1) }
+    }
+
+    public func ensurePath(_ path: StorePath, log: LogSink) throws {
+        let results = runBuilds([.path(path)], mode: 0, log: log)
+        if let result = results.first, !result.isSuccess { throw StoreServiceError(result.errorMessage) }
+    }
+
+    public func buildDerivation(_ drvPath: StorePath, _ derivation: WireDerivation, mode: UInt64, log: LogSink) throws -> BuildResult {
+        let resolved = try derivation.derivation(context)
+        let builder = DerivationBuilder(store: store, settings: buildSettings)
+        return withoutActuallyEscaping(log) { log in
+            let relay = EventRelay(log: log, cancel: { builder.cancel() })
+            return Self.wire(builder.buildDerivation(drvPath, resolved, mode: BuilderMode(rawValue: mode) ?? .normal) { relay.send($0) })
+        }
+    }
+
+    /// Every derivation of the closure that would be built, and what can be neither built nor
+    /// substituted (there are no substituters).
+    public func queryMissing(_ paths: [DerivedPath]) throws -> MissingPaths {
+        let builder = DerivationBuilder(store: store, settings: buildSettings)
+        let found = try builder.queryMissing(targets(paths))
+        var missing = MissingPaths()
+        missing.willBuild = found.willBuild.sorted()
+        missing.unknown = found.unknown.sorted()
+        return missing
+    }
+
+    /// The builder's result in the wire's shape (times and status numbers are Nix's).
+    static func wire(_ r: BuilderResult) -> BuildResult {
+        var w = BuildResult(status: BuildResult.Status(rawValue: r.status.rawValue) ?? .miscFailure, errorMessage: r.errorMessage)
+        w.timesBuilt = UInt64(max(r.timesBuilt, 0))
+        w.isNonDeterministic = r.isNonDeterministic
+        w.startTime = UInt64(max(r.startTime, 0))
+        w.stopTime = UInt64(max(r.stopTime, 0))
+        return w
+    }
+}
+
+/// Forwards build events (serialised by the Builder) to the client; the first failed write
+/// means the client is gone, so the request's builds are cancelled and nothing more is sent.
+final class EventRelay: @unchecked Sendable {
+    let log: LogSink
+    let cancel: () -> Void
+    private var broken = false
+
+    init(log: @escaping LogSink, cancel: @escaping () -> Void) {
+        self.log = log
+        self.cancel = cancel
+    }
+
+    func send(_ event: BuilderEvent) {
+        guard !broken else { return }
+        do {
+            switch event {
+            case .output(_, _, let bytes): try log(.next(bytes))
+            case .message(let line): try log(.next(Array((line + "\n").utf8)))
+            }
+        } catch {
+            broken = true
+            cancel()
+        }
+    }
+}
