@@ -37,3 +37,25 @@ import LinuxSystem
         #expect(invariants.strayEntries(validPaths: valid).filter { !$0.hasSuffix(".lock") } == [])
     }
 }
+
+/// The daemon serves each connection with its own LocalStore in a thread of one process: the
+/// temp roots of one must survive another opening (guix-daemon forks per connection, so there
+/// one process is one temp-roots file).
+@Suite(.tags(.medium)) struct SharedProcessTempRootTests {
+    @Test func twoStoresInOneProcessKeepBothTempRoots() throws {
+        let t = try TestStore()
+        let (p, q) = try t.populate { store in
+            (try store.addTextToStore(name: "p", contents: Array("p".utf8)), try store.addTextToStore(name: "q", contents: Array("q".utf8)))
+        }
+        let first = try t.open()
+        try first.addTempRoot(p)
+        let second = try t.open()
+        try second.addTempRoot(q)
+        let collector = try t.open()
+        _ = try collector.collectGarbage(GCOptions(action: .deleteDead))
+        #expect(try collector.isValidPath(p), "the first connection's temp root was dropped")
+        #expect(try collector.isValidPath(q))
+        _ = (first, second)
+        #expect(listDirectory(t.root + "/state/temproots").count == 2)
+    }
+}

@@ -172,6 +172,8 @@ extension LocalStore {
         let names: [[UInt8]]
         do { names = try storeFD.entryNames() } catch { throw .system(error) }
         let trash = try openTrash()
+        // Pids with a temp-roots file (`<pid>` or `<pid>-<n>`); readTempRoots removed the dead.
+        let liveTempRootOwners = Set(listTempRootFiles().map { String($0.prefix { $0 != "-" }) })
         for name in names {
             let text = String(decoding: name, as: UTF8.self)
             if text == ".links" || text == "trash" { continue }
@@ -194,11 +196,17 @@ extension LocalStore {
                 // A deduplication rename in flight, while its process lives: it holds a
                 // temp-roots file (readTempRoots removed those of dead processes). A dead
                 // process's leftover goes, as guix-daemon's GC deletes it.
-                let pid = text.dropFirst(".tmp-link-".count).prefix { $0 != "-" }
-                if !pid.isEmpty && FileSystem.exists(layout.tempRootsFile(pid: Int32(pid) ?? -1)) { continue }
+                let pid = String(text.dropFirst(".tmp-link-".count).prefix { $0 != "-" })
+                if !pid.isEmpty && liveTempRootOwners.contains(pid) { continue }
             }
             results.bytesFreed += try deleteStoreEntry(name, trash: trash)
         }
+    }
+
+    private func listTempRootFiles() -> [String] {
+        guard let dir = try? FileDescriptor.currentDirectory.openDirectory(at: layout.tempRootsDirectory),
+              let names = try? dir.entryNames() else { return [] }
+        return names.map { String(decoding: $0, as: UTF8.self) }
     }
 
     private func openTrash() throws(LocalStoreError) -> FileDescriptor {

@@ -1,7 +1,8 @@
 /// Temporary GC roots (gc.cc addTempRoot / readTempRoots): each process that is about to use a
 /// store path writes it, NUL-terminated, to `<state>/temproots/<pid>` and holds a read lock on
-/// that file for as long as it lives. A collector that can write-lock such a file knows its
-/// owner is gone and deletes it; otherwise it reads the paths and keeps them.
+/// that file for as long as it lives (a second LocalStore of the same process, e.g. another
+/// daemon connection thread, uses `<pid>-<n>`). A collector that can write-lock such a file
+/// knows its owner is gone and deletes it; otherwise it reads the paths and keeps them.
 ///
 /// Creation protocol (so the GC never misses a root): take `gc.lock` for reading while creating
 /// the file (the GC holds it for writing while it reads all temp roots), re-check the file was
@@ -15,12 +16,21 @@ final class TempRootsFile {
     let path: String
 
     init(layout: StoreLayout) throws(SystemError) {
-        let path = layout.tempRootsFile(pid: ProcessIdentity.processID)
-        self.path = path
+        let base = layout.tempRootsFile(pid: ProcessIdentity.processID)
+        var path = base
+        var instance = 0
         while true {
             let gcLock = try FileDescriptor.open(layout.gcLock, [.readWrite, .create], mode: 0o600)
             try gcLock.lock(.read, wait: true)
-            // A stale file of a dead process with our pid may exist; start afresh.
+            // Another LocalStore of this process may hold `<pid>` (the daemon serves each
+            // connection in a thread with its own store): replacing its file would drop its
+            // roots, so take `<pid>-<n>` (collectors read every file, whatever its name). A file
+            // nobody holds is a dead process's with our pid: start afresh.
+            if let existing = try? FileDescriptor.open(path, [.readWrite, .noFollow]), try !existing.lock(.write, wait: false) {
+                instance += 1
+                path = base + "-\(instance)"
+                continue
+            }
             do { try FileDescriptor.currentDirectory.remove(at: Array(path.utf8)) } catch where error.errno == .noSuchFile {}
             let fd = try FileDescriptor.open(path, [.readWrite, .create], mode: 0o600)
             try gcLock.close()
@@ -29,6 +39,7 @@ final class TempRootsFile {
             // dead): then the file we hold is unlinked and useless, so try again.
             if try fd.status().linkCount == 0 { continue }
             self.fd = fd
+            self.path = path
             return
         }
     }
