@@ -10,6 +10,7 @@ struct Cloister {
         ("query", "ask the daemon about store items: references, closure, deriver, hash, size", QueryCommand.run),
         ("archive", "export store items as an archive, or import one (like `guix archive`)", ArchiveCommand.run),
         ("build", "build derivations through the daemon, showing progress (like `guix build`)", BuildCommand.run),
+        ("status", "say whether the daemon answers, and its socket, protocol and store", StatusCommand.run),
         ("gc", "collect garbage and query the store (like `guix gc`)", GCCommand.run),
         ("log", "print the build log of a derivation or output (like `guix build --log-file`)", LogCommand.run),
         ("hash", "print the hash of a file or tree (like `guix hash`)", HashCommand.run),

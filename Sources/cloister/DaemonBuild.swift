@@ -20,7 +20,13 @@ enum DaemonBuild {
         if let first = unknown.first {
             throw UsageError("\(first): not valid and cannot be built here; add it with 'cloister add' first")
         }
-        if !willBuild.isEmpty && request.verbosity >= 1 { announce(willBuild) }
+        if request.verbosity >= 1 {
+            if willBuild.isEmpty && request.mode != .check {
+                writeStandardError("nothing to build: the outputs are valid already\n")
+            } else if !willBuild.isEmpty {
+                announce(willBuild)
+            }
+        }
 
         let progress = BuildProgress(total: request.mode == .check ? derivations.count : willBuild.count, verbosity: request.verbosity)
         client.onLog = { message in feed(message, progress, debug: request.debug) }

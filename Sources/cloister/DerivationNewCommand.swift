@@ -95,9 +95,15 @@ enum DerivationNewCommand {
         derivation.env[Array("name".utf8)] = Array(name.utf8)
         derivation.env[Array("system".utf8)] = Array(system.utf8)
         derivation.env[Array("builder".utf8)] = Array(builder.utf8)
+        // Hashing reaches the inputs' inputs too: those are read from the store as needed.
         var hasher = DerivationHasher(store: store) { (path: StorePath) throws(FormatError) -> Derivation in
             if let known = loaded[path] { return known }
-            throw FormatError.unresolvedDerivation(path.absolute(in: store), reason: "not an input given with --input")
+            guard let fd = try? FileDescriptor.open(path.absolute(in: store), .readOnly), let bytes = try? fd.readAll() else {
+                throw FormatError.unresolvedDerivation(path.absolute(in: store), reason: "not readable in the store")
+            }
+            let derivation = try Derivation(aterm: bytes, store: store)
+            loaded[path] = derivation
+            return derivation
         }
         try derivation.fillInOutputPaths(name: name, hasher: &hasher, rules: .nix)
         let drvPath = try connection.client.addTextToStore(name: name + ".drv", text: derivation.render(in: store),
