@@ -5,6 +5,7 @@ import StoreFormats
 /// A `cloister-daemon` process on a private store under /var/tmp (not /tmp: a build's chroot
 /// has its own /tmp), listening on its default socket `<state>/daemon-socket/socket`, and the
 /// `cloister` CLI pointed at it by the same environment variables. Stopped with SIGTERM.
+/// Debian's Nix 2.8 client reaches it too (`nixClient`): NIX_REMOTE names the socket.
 final class CLIDaemon {
     let root: String
     let store: String
@@ -37,7 +38,8 @@ final class CLIDaemon {
     static var daemonBinary: String { packageRoot + "/.build/debug/cloister-daemon" }
     static var binariesExist: Bool { access(cloisterBinary, X_OK) == 0 && access(daemonBinary, X_OK) == 0 }
 
-    init() throws {
+    /// `daemonArguments` go to `cloister-daemon` (e.g. `--log-compression=bzip2`).
+    init(daemonArguments: [String] = []) throws {
         var template = Array("/var/tmp/cloister-cli-XXXXXX".utf8CString)
         guard let p = mkdtemp(&template) else { throw CLIFailure("mkdtemp failed") }
         root = String(cString: p)
@@ -54,7 +56,7 @@ final class CLIDaemon {
         try FileManager.default.createDirectory(atPath: root + "/tmp", withIntermediateDirectories: true)
         process = Process()
         process.executableURL = URL(fileURLWithPath: Self.daemonBinary)
-        process.arguments = []
+        process.arguments = daemonArguments
         process.environment = env
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
@@ -101,13 +103,29 @@ final class CLIDaemon {
         return Run(status: p.terminationStatus, out: String(decoding: outData, as: UTF8.self), err: String(decoding: errData, as: UTF8.self))
     }
 
-    /// busybox-static as a store item `busybox` (bin/busybox plus applet links), added with the CLI.
-    func addBusybox() throws -> StorePath {
-        let tree = root + "/busybox"
-        let applets = ["sh", "mkdir", "cat", "echo", "id", "ls", "sleep", "env", "hostname"]
+    /// Environment for Debian's Nix 2.8 client talking to this daemon: its socket, a private
+    /// nix.conf (no substituters; no client-side sandbox, the daemon builds), no user config,
+    /// and the daemon's log directory (Nix 2.8 reads build logs itself, plain or .bz2 only).
+    func nixClient() throws -> [String: String] {
+        try FileManager.default.createDirectory(atPath: root + "/nixconf", withIntermediateDirectories: true)
+        _ = try file("nixconf/nix.conf", "substituters =\nsandbox = false\n")
+        return ["NIX_REMOTE": "unix://" + root + "/state/daemon-socket/socket", "NIX_CONF_DIR": root + "/nixconf",
+                "NIX_USER_CONF_FILES": "", "NIX_LOG_DIR": root + "/log", "NIX_STATE_DIR": root + "/nixstate",
+                "HOME": root]
+    }
+
+    /// `<root>/<name>/bin/busybox` (copied from busybox-static) with `applets` as symlinks to it.
+    func busyboxTree(_ name: String, applets: [String]) throws -> String {
+        let tree = root + "/" + name
         let made = shell("mkdir -p '\(tree)/bin' && cp /bin/busybox '\(tree)/bin/busybox' && cd '\(tree)/bin' && "
                          + applets.map { "ln -s busybox \($0)" }.joined(separator: " && "))
         guard made.status == 0 else { throw CLIFailure("busybox tree: \(made.err)") }
+        return tree
+    }
+
+    /// busybox-static as a store item `busybox` (bin/busybox plus applet links), added with the CLI.
+    func addBusybox() throws -> StorePath {
+        let tree = try busyboxTree("busybox", applets: ["sh", "mkdir", "cat", "echo", "id", "ls", "sleep", "env", "hostname"])
         let added = cloister(["add", tree])
         guard added.status == 0 else { throw CLIFailure("add busybox: \(added.err)") }
         return try StorePath(parsing: added.out.trimmingCharacters(in: .whitespacesAndNewlines), in: try StoreDirectory(store))
