@@ -99,9 +99,18 @@ final class BuildProgress: @unchecked Sendable {
 
     private func redraw() {
         guard isTerminal, verbosity >= 1 else { return }
+        guard let current = running.last else {
+            clearStatus()
+            return
+        }
         var line = counts
-        if let current = running.last {
-            line += " building " + (current.split(separator: "/").last.map(String.init) ?? current)
+        do {
+            // The derivation's name without its directory and hash keeps room for the log line.
+            var name = current.split(separator: "/").last.map(String.init) ?? current
+            if let dash = name.firstIndex(of: "-"), name.distance(from: name.startIndex, to: dash) == 32 {
+                name = String(name[name.index(after: dash)...])
+            }
+            line += " building " + name
             if verbosity >= 2, !lastLine.isEmpty {
                 let printable = lastLine.map { $0 < 0x20 || $0 == 0x7f ? UInt8(ascii: " ") : $0 }
                 line += ": " + String(decoding: printable, as: UTF8.self)

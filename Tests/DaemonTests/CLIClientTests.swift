@@ -109,6 +109,18 @@ final class CLIClientTests {
         // --check rebuilds and compares (the builder is deterministic).
         #expect(daemon.cloister(["build", "--check", "-q", greeting.drvPath]).status == 0)
 
+        // On a terminal (util-linux `script` gives one): a status line redrawn in place with the
+        // current build's last log line.
+        if access("/usr/bin/script", X_OK) == 0 {
+            let chatty = try daemon.derivation("chatty", busybox: busybox, script: "echo first line; sleep 0.3; echo second line; sleep 0.3; echo ok > $out")
+            let tty = daemon.shell("script -qec \"'\(CLIDaemon.cloisterBinary)' build \(chatty.file)\" /dev/null")
+            #expect(tty.status == 0)
+            #expect(tty.out.contains("\r\u{1B}[K[0/1 built, 1 running, 0 left] building chatty.drv: first line"))
+            #expect(tty.out.contains("\r\u{1B}[K[0/1 built, 1 running, 0 left] building chatty.drv: second line"))
+            #expect(tty.out.contains("[1/1 built, 0 running, 0 left] built \(chatty.drvPath)\r\n"))
+            #expect(tty.out.hasSuffix(chatty.output + "\r\n"))
+        }
+
         let failing = try daemon.derivation("failing", busybox: busybox, script: "echo about to fail; exit 3")
         let failed = daemon.cloister(["build", failing.file])
         #expect(failed.status == 100)
