@@ -24,7 +24,7 @@ final class NixBuildTests {
         let added = daemon.run("/usr/bin/nix-store", ["--add", tree], extra: nixEnvironment)
         guard added.status == 0 else { throw CLIFailure("nix-store --add: \(added.err)") }
         busybox = added.out.trimmingCharacters(in: .whitespacesAndNewlines)
-        // Three levels (c reads b reads a; c names b) plus a builder that fails and one only nix-build builds.
+        // Three levels (c reads b reads a; c names b) plus a builder that fails, one only nix-build builds, one not deterministic.
         expression = try daemon.file("dag.nix", """
             let
               bb = builtins.storePath "\(busybox)";
@@ -38,6 +38,7 @@ final class NixBuildTests {
               c = mk "level-c" "echo building c; ${box} cat ${b}/from-a > $out; echo c ${b} >> $out";
               d = mk "level-d" "echo building d; ${box} cat ${c} > $out; echo d >> $out";
               failing = mk "failing" "echo about to fail; exit 3";
+              noise = mk "noise" "${box} head -c 16 /dev/urandom > $out";
             }
             """)
     }
@@ -141,5 +142,39 @@ final class NixBuildTests {
         // Never built: no log.
         let unbuilt = nix("nix-store", ["--read-log", try instantiate("d")])
         #expect(unbuilt.status != 0 && unbuilt.err.contains("is not available"))
+    }
+
+    @Test func dryRunKeepGoingCheckAndNixBuild() throws {
+        let drvC = try instantiate("c")
+        let outputC = line(nix("nix-store", ["-q", "--outputs", drvC]))
+        // QueryMissing: what would be built, nothing built.
+        let dry = nix("nix-store", ["--realise", "--dry-run", drvC])
+        #expect(dry.status == 0 && dry.err.contains("these 3 derivations will be built") && dry.err.contains("-level-a.drv"))
+        #expect(nix("nix-store", ["--check-validity", outputC]).status != 0)
+        // An output path without a substitute cannot be realised on its own.
+        let bare = nix("nix-store", ["--realise", outputC])
+        #expect(bare.status != 0 && bare.err.contains("no substitute"))
+        // --check before any build is refused by the daemon.
+        #expect(nix("nix-store", ["--realise", "--check", drvC]).err.contains("missing outputs"))
+
+        // --keep-going: c's chain is built although `failing` fails.
+        let going = nix("nix-build", [expression, "-A", "failing", "-A", "c", "--keep-going", "--no-out-link"])
+        #expect(going.status != 0 && going.err.contains("failed with exit code 3") && going.err.contains("building c\n"))
+        #expect(nix("nix-store", ["--check-validity", outputC]).status == 0)
+
+        // --check rebuilds: the same bytes pass, random bytes are reported as not deterministic.
+        let checked = nix("nix-store", ["--realise", "--check", drvC])
+        #expect(checked.status == 0 && line(checked) == outputC)
+        let noise = try instantiate("noise")
+        #expect(nix("nix-store", ["--realise", noise]).status == 0)
+        let differs = nix("nix-store", ["--realise", "--check", noise])
+        #expect(differs.status != 0 && differs.err.contains("may not be deterministic"))
+
+        // The new CLI (experimental in 2.8) builds through the same daemon.
+        let drvD = try instantiate("d")
+        let outputD = line(nix("nix-store", ["-q", "--outputs", drvD]))
+        let built = nix("nix", ["--extra-experimental-features", "nix-command", "build", "-f", expression, "d", "--no-link"])
+        #expect(built.status == 0)
+        #expect(contents(outputD)?.hasSuffix("\nd\n") == true)
     }
 }
