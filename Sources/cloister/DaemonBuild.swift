@@ -99,8 +99,11 @@ enum DaemonBuild {
     /// A valid .drv in the store, or a .drv file added with AddTextToStore (its inputs as
     /// references, as `guix build` adds derivations).
     static func addDerivation(_ text: String, _ connection: DaemonConnection) throws -> StorePath {
-        if let path = try? connection.storePath(text), path.isDerivation, try connection.client.isValidPath(path) {
-            return path
+        if let path = try? connection.storePath(text), path.isDerivation {
+            if try connection.client.isValidPath(path) { return path }
+            if connection.storeDirectory.contains(text) {
+                throw UsageError("\(text): not a valid derivation in the store; add it (give its .drv file, or write it with 'cloister derivation new')")
+            }
         }
         let name = try BuildCommand.derivationName(text)
         let bytes = try BuildCommand.readFile(text)

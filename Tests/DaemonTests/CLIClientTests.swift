@@ -78,6 +78,18 @@ final class CLIClientTests {
         #expect(daemon.cloister(["gc", "--local", "--list-dead"]) == CLIDaemon.Run(status: 0, out: "", err: ""))
     }
 
+    @Test func errorsNameTheObjectAndTheFix() throws {
+        let missing = daemon.cloister(["add", daemon.root + "/missing"])
+        #expect(missing == CLIDaemon.Run(status: 1, out: "", err: "cloister: add: \(daemon.root)/missing: No such file or directory\n"))
+        let drv = daemon.store + "/00000000000000000000000000000000-x.drv"
+        #expect(daemon.cloister(["build", drv]).err
+                == "cloister: build: \(drv): not a valid derivation in the store; add it (give its .drv file, or write it with 'cloister derivation new')\n")
+        #expect(daemon.cloister(["query", "--hash", "/etc/passwd"]).err
+                == "cloister: query: /etc/passwd: not a store item (store items are under \(daemon.store)/)\n")
+        #expect(daemon.cloister(["derivation", "new", "x"]).err == "cloister: derivation: --builder=PATH (absolute) is required\n")
+        #expect(daemon.cloister(["build", "--max-jobs=lots", drv]).err == "cloister: build: --max-jobs: 'lots' is not a number\n")
+    }
+
     @Test func noDaemon() throws {
         let missing = daemon.cloister(["query", "--size", daemon.store + "/x"], extra: ["GUIX_DAEMON_SOCKET": daemon.root + "/nothing"])
         #expect(missing.status == 1)
