@@ -16,7 +16,7 @@ enum StatusCommand {
         if let extra = arguments.first { throw UsageError("unexpected argument '\(extra)'") }
         let connection = try DaemonConnection.open()
         let version = connection.client.negotiated.daemonVersion
-        print("daemon: \(connection.socketPath)")
+        print("socket: \(connection.socketPath)")
         print("protocol: 0x\(String(version.raw, radix: 16))\(connection.client.daemonVersionText.map { ", " + $0 } ?? "")")
         print("store: \(connection.storeDirectory.path)")
         return 0
