@@ -59,7 +59,7 @@ fuzz-smoke: fuzz-build
 	@for t in $(FUZZ_TARGETS); do scripts/fuzz-run $$t $(FUZZ_SMOKE_SECONDS) || exit 1; done
 
 bench: deps
-	$(SWIFT) build -c release --scratch-path .build-release --product cloister-bench
+	$(SWIFT) build -c release --scratch-path .build-release
 	.build-release/release/cloister-bench $(BENCH)
 
 demo: deps
