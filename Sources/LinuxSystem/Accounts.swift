@@ -1,11 +1,17 @@
 import Glibc
 
-/// One entry of the user database (passwd), as much of it as build users need.
+/// One entry of the user database (passwd): the ids build users need, plus comment, home and
+/// shell, which `cloister setup` compares with what the seed's `useradd` line asks for before
+/// deciding whether to change anything.
 public struct UserAccount: Hashable, Sendable {
     public let name: String
     public let uid: uid_t
     /// The primary group of the account (not necessarily the build group).
     public let gid: gid_t
+    /// pw_gecos: the comment (`useradd -c`).
+    public let comment: String
+    public let home: String
+    public let shell: String
 
     /// getpwnam_r(3); nil if there is no such user.
     public static func named(_ name: String) throws(SystemError) -> UserAccount? {
@@ -15,7 +21,9 @@ public struct UserAccount: Hashable, Sendable {
         let rc = getpwnam_r(name, &entry, &buffer, buffer.count, &found)
         if rc != 0 { throw SystemError("getpwnam_r", path: name, errno: Errno(rawValue: rc)) }
         guard found != nil else { return nil }
-        return UserAccount(name: name, uid: entry.pw_uid, gid: entry.pw_gid)
+        func text(_ field: UnsafeMutablePointer<CChar>?) -> String { field.map { String(cString: $0) } ?? "" }
+        return UserAccount(name: name, uid: entry.pw_uid, gid: entry.pw_gid,
+                           comment: text(entry.pw_gecos), home: text(entry.pw_dir), shell: text(entry.pw_shell))
     }
 
     /// getgrouplist(3): every group the account belongs to, its primary group first.

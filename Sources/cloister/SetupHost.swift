@@ -79,9 +79,9 @@ struct SetupHost {
         let nologin = Program.find("nologin", searchPath: searchPath) ?? "/usr/sbin/nologin"
         let supplementary = kvm == nil ? group : group + ",kvm"
         let fields = ["-g", group, "-G", supplementary, "-d", "/var/empty", "-s", nologin, "-c", comment]
-        guard let existing = try UserAccountDetails.named(name) else {
+        guard let existing = try UserAccount.named(name) else {
             try execute("useradd", fields + ["--system", name], subject: "user \(name)", verb: "created")
-            if let created = try UserAccountDetails.named(name) {
+            if let created = try UserAccount.named(name) {
                 replaceLast(with: "  user \(name): created (uid \(created.uid))")
             }
             return
