@@ -17,7 +17,7 @@ APT_PACKAGES := libgcrypt20-dev libsqlite3-dev zlib1g-dev libbz2-dev nix-bin bus
                 systemd sqlite3 openssl util-linux passwd iproute2
 
 .PHONY: all build release test deps check-architecture swift-test fuzz fuzz-build fuzz-smoke \
-        bench demo install clean
+        bench bench-vs-nix demo install clean
 
 include Makefile.install
 
@@ -61,6 +61,11 @@ fuzz-smoke: fuzz-build
 bench: deps
 	$(SWIFT) build -c release --scratch-path .build-release
 	.build-release/release/cloister-bench $(BENCH)
+
+# Cloister's daemon against Debian's nix-daemon through the same nix-store client (root, ~5 min).
+bench-vs-nix: deps
+	$(SWIFT) build -c release --scratch-path .build-release --product cloister-daemon
+	scripts/bench-vs-nix-daemon
 
 demo: deps
 	scripts/demo
