@@ -35,7 +35,7 @@ public enum Program {
         posix_spawn_file_actions_adddup2(&actions, errors.write.rawValue, 2)
 
         let spawned: Result<pid_t, SystemError>
-        do throws(SystemError) { spawned = .success(try spawn(executable, arguments, environment: environment, actions: &actions)) } catch { spawned = .failure(error) }
+        do throws(SystemError) { spawned = .success(try spawn(executable, argv: [executable] + arguments, environment: environment, actions: &actions)) } catch { spawned = .failure(error) }
         try output.write.close()
         try errors.write.close()
         let pid = try spawned.get()
@@ -86,15 +86,18 @@ public enum Program {
             posix_spawn_file_actions_adddup2(&actions, log.rawValue, 1)
             posix_spawn_file_actions_adddup2(&actions, log.rawValue, 2)
         }
-        let pid = try spawn(executable, arguments, environment: environment, actions: &actions)
+        let pid = try spawn(executable, argv: [executable] + arguments, environment: environment, actions: &actions)
         let pidfd = csandbox_pidfd_open(pid)
         if pidfd < 0 { throw SystemError("pidfd_open", path: executable, errno: .current) }
         return ProcessHandle(pid: pid, owningPidfd: pidfd)
     }
 
-    private static func spawn(_ executable: String, _ arguments: [String], environment: [String: String]?,
-                              actions: inout posix_spawn_file_actions_t) throws(SystemError) -> pid_t {
-        let argv = ([executable] + arguments).map { strdup($0) }
+    /// posix_spawn of `executable` with `argv` (argv[0] included) and `environment` (nil: this
+    /// process's), with the caller's file actions. Shared by `Program` and
+    /// `DaemonProcess.spawnWorker`, so both reset the child's signals the same way.
+    static func spawn(_ executable: String, argv arguments: [String], environment: [String: String]?,
+                      actions: inout posix_spawn_file_actions_t) throws(SystemError) -> pid_t {
+        let argv = arguments.map { strdup($0) }
         defer { argv.forEach { free($0) } }
         let envp = environment.map { $0.map { strdup("\($0.key)=\($0.value)") } }
         defer { envp?.forEach { free($0) } }
