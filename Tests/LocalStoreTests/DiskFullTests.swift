@@ -1,7 +1,7 @@
 /// A full disk (issue 3 acceptance), as root on small tmpfs mounts, always unmounted:
 ///
 /// - the store alone on a 4 MiB tmpfs (state elsewhere): every add path — recursive NAR (running
-///   out in the middle of a tree), other hash algorithms, flat, text, import with known info —
+///   out in the middle of a tree, or in one large file), other hash algorithms, flat, text, import with known info —
 ///   fails with an error that names ENOSPC; nothing new is registered, nothing but `.links` and
 ///   the earlier valid path is left in the store; smaller adds work afterwards;
 /// - store and database on one full tmpfs: the contents fit but the database cannot grow, so
@@ -56,6 +56,7 @@ import LinuxSystem
             let bigNAR = NAR.regularFile(big)
             let treeNAR = try tree(files: 4, size: 1_200_000, salt: 7)  // runs out at the third file
             expectENOSPC("recursive tree") { _ = try store.addToStore(nar: ByteArraySource(treeNAR), name: "tree", method: .recursive) }
+            expectENOSPC("recursive file") { _ = try store.addToStore(nar: ByteArraySource(bigNAR), name: "big", method: .recursive) }
             expectENOSPC("recursive sha512") { _ = try store.addToStore(nar: ByteArraySource(treeNAR), name: "tree", method: .recursive, hashAlgorithm: .sha512) }
             expectENOSPC("flat") { _ = try store.addToStore(nar: ByteArraySource(bigNAR), name: "big", method: .flat) }
             expectENOSPC("text") { _ = try store.addTextToStore(name: "big.txt", contents: big) }
@@ -63,7 +64,8 @@ import LinuxSystem
             expectENOSPC("import") { try store.addToStore(info: info, nar: ByteArraySource(treeNAR)) }
 
             #expect(try store.queryAllValidPaths() == [first])
-            let entries = listDirectory(t.root + "/store").filter { !$0.hasSuffix(".lock") }.sorted()
+            // No temporaries and no lock files either: a failed add removes its `.lock`.
+            let entries = listDirectory(t.root + "/store").sorted()
             #expect(entries == [".links", first.baseName].sorted())
             // Smaller adds still work, deduplication included.
             let small = try store.addToStore(nar: ByteArraySource(try tree(files: 2, size: 300_000, salt: 9)), name: "small", method: .recursive)

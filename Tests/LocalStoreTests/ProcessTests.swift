@@ -82,48 +82,4 @@ enum Worker {
         // One copy, no leftovers: the path, its (stale-marked) lock gone, .links.
         #expect(shell("ls -A '\(t.root)/store'") == ".links\n\(path.baseName)\n")
     }
-
-    /// SIGKILL a process that adds, registers and collects, at random moments; afterwards every
-    /// valid path is complete (its NAR hash matches the database) and nothing registered is
-    /// missing.
-    @Test func crashSafetyUnderSIGKILL() throws {
-        let t = try TestStore()
-        _ = try t.open()
-        var random = SystemRandomNumberGenerator()
-        var checked = 0
-        for i in 0..<200 {
-            let pid = try Worker.spawn(["churn", "\(i + 1)"], store: t)
-            usleep(UInt32.random(in: 2_000...60_000, using: &random))
-            kill(pid, SIGKILL)
-            _ = Worker.wait(pid)
-            let store = try t.open()
-            let result = try store.verifyStore(checkContents: true, repair: false)
-            #expect(result.problems.isEmpty, "round \(i): \(result.problems)")
-            checked += try store.queryAllValidPaths().count
-            if !result.problems.isEmpty { break }
-        }
-        #expect(checked > 0)  // the workers did get to register something
-    }
-
-    /// A store on a small tmpfs: an add that does not fit fails with a clear error and leaves
-    /// neither a valid path nor stray files.
-    @Test(.enabled(if: geteuid() == 0)) func diskFull() throws {
-        let t = try TestStore()
-        shell("mkdir -p '\(t.root)/store'")
-        guard shell("mount -t tmpfs -o size=1m tmpfs '\(t.root)/store' 2>/dev/null && echo ok") == "ok\n" else { return }
-        defer { shell("umount '\(t.root)/store'") }
-        let store = try t.open()
-        let big = [UInt8](repeating: 0x5A, count: 3 << 20)
-        let nar = NAR.regularFile(Array(big.prefix(1 << 20)) + big)
-        do {
-            _ = try store.addToStore(nar: ByteArraySource(nar), name: "big", method: .recursive)
-            Issue.record("adding 4 MiB to a 1 MiB store succeeded")
-        } catch {
-            #expect(error.description.contains("no space left on device"))
-        }
-        #expect(try store.queryAllValidPaths().isEmpty)
-        #expect(shell("ls -A '\(t.root)/store'") == ".links\n")
-        // The store still works for what fits.
-        _ = try store.addTextToStore(name: "small", contents: Array("fits".utf8))
-    }
 }
