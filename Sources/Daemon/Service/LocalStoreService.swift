@@ -77,9 +77,26 @@ public final class LocalStoreService: StoreService {
         guard let ca = info.contentAddress else {
             throw StoreServiceError("cannot add path '\(context.render(info.path))' because it lacks a signature by a trusted key")
         }
-        let nar = try source.readAll(limit: 1 << 28)
-        try ContentAddressCheck.verify(ca, nar: nar, info: info, in: store.storeDirectory)
-        try store.addToStore(info: valid, nar: ByteArraySource(nar), repair: repair)
+        // The claim can only be checked once the whole NAR is in: restore it to a temporary
+        // object in the store (not memory), check, then install or drop it.
+        let staged = try store.stage(nar: SourceAdapter(source))
+        do {
+            try ContentAddressCheck.verify(ca, info: info, in: store.storeDirectory) { algorithm, contentsOnly in
+                try store.hash(of: staged, algorithm: algorithm, contentsOnly: contentsOnly)
+            }
+        } catch {
+            store.discard(staged)
+            throw error
+        }
+        try store.install(staged, as: valid, repair: repair)
+    }
+
+    public func addFlatToStore(name: String, algorithm: HashAlgorithm, references: [StorePath], repair: Bool,
+                               contents: ByteSource, limit: Int) throws -> PathInfoRecord {
+        let path = try store.addFlatToStore(contents: SourceAdapter(contents), name: name, hashAlgorithm: algorithm,
+                                            references: Set(references), repair: repair)
+        guard let info = try queryPathInfo(path) else { throw StoreServiceError.invalidPath(context.render(path)) }
+        return info
     }
 
     public func narFromPath(_ path: StorePath, to sink: ByteSink) throws {
@@ -99,13 +116,14 @@ public final class LocalStoreService: StoreService {
         if requireSignature { throw Self.unavailable("importing signed archives (signature verification)") }
         var imported: [StorePath] = []
         while let nar = try stream.nextItem() {
-            // The path comes after its NAR: stage the NAR (bounded) to learn where it goes.
-            let staged = try nar.readAll(limit: 1 << 30)
-            let trailer = try stream.trailer()
-            let hash = Hasher.hash(.sha256, staged)
-            let info = ValidPathInfo(path: trailer.path, narHash: hash, references: Set(trailer.references), deriver: trailer.deriver,
-                                     narSize: UInt64(staged.count))
-            try store.addToStore(info: info, nar: ByteArraySource(staged))
+            // The path comes after its NAR: restore the NAR to a temporary object in the store
+            // (constant memory), then install it once the trailer names the path.
+            let staged = try store.stage(nar: SourceAdapter(nar))
+            let trailer: WorkerProtocol.ExportTrailer
+            do { trailer = try stream.trailer() } catch { store.discard(staged); throw error }
+            let info = ValidPathInfo(path: trailer.path, narHash: staged.narHash, references: Set(trailer.references),
+                                     deriver: trailer.deriver, narSize: staged.narSize)
+            try store.install(staged, as: info)
             imported.append(trailer.path)
         }
         return imported

@@ -73,12 +73,12 @@ extension ServerSession {
                     let text = try guarded.readAll(limit: Int(reader.limits.longString))
                     let path = try service.addTextToStore(name: name, text: text, references: refs, repair: repair && trusted)
                     added = try info(path)
-                } else if case .fixed(.flat, _) = method {
-                    // Flat data arrives as the file's bytes; the service takes a NAR, so the
-                    // file is wrapped (in memory, bounded, as Nix 2.8 buffers flat adds too).
-                    let contents = try guarded.readAll(limit: Int(reader.limits.longString))
-                    added = try service.addToStore(name: name, method: method, references: refs, repair: repair && trusted,
-                                                   source: MemoryStream(input: NarEncoding.regularFile(contents)))
+                } else if case .fixed(.flat, let algorithm) = method {
+                    // Flat data arrives as the file's bytes, with no length up front: the
+                    // service streams them (LocalStore) or buffers them within the limit.
+                    added = try service.addFlatToStore(name: name, algorithm: algorithm, references: refs, repair: repair && trusted,
+                                                       contents: guarded, limit: Int(reader.limits.longString))
+                    try framed.finish()
                 } else {
                     added = try service.addToStore(name: name, method: method, references: refs, repair: repair && trusted, source: guarded)
                     try framed.finish()

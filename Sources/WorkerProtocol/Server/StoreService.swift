@@ -108,6 +108,10 @@ public protocol StoreService: AnyObject {
     /// Adds an object that arrives as a NAR (`source` ends where the NAR ends), hashed per
     /// `method` (flat: the NAR must hold a single regular file, whose contents are hashed).
     func addToStore(name: String, method: AddMethod, references: [StorePath], repair: Bool, source: ByteSource) throws -> PathInfoRecord
+    /// Flat AddToStore (>= 1.25): `contents` is the file's bytes, no NAR around them and no
+    /// length up front; `limit` bounds what an implementation that buffers may accept.
+    func addFlatToStore(name: String, algorithm: HashAlgorithm, references: [StorePath], repair: Bool,
+                        contents: ByteSource, limit: Int) throws -> PathInfoRecord
     func addTextToStore(name: String, text: [UInt8], references: [StorePath], repair: Bool) throws -> StorePath
     /// A NAR whose metadata the client supplies; `checkSignatures` is forced on for
     /// untrusted clients (and `info.ultimate` off).
@@ -157,6 +161,14 @@ extension StoreService {
     public func builtinBuilders() throws -> [String] { ["download", "git-download"] }
     public func substituteURLs() throws -> [String] { [] }
     public func syncWithGC() throws {}
+    /// Buffers the file (bounded by `limit`) to hand it to `addToStore` as a NAR; stores that
+    /// can take the bytes as they come override this.
+    public func addFlatToStore(name: String, algorithm: HashAlgorithm, references: [StorePath], repair: Bool,
+                               contents: ByteSource, limit: Int) throws -> PathInfoRecord {
+        let bytes = try contents.readAll(limit: limit)
+        return try addToStore(name: name, method: .fixed(.flat, algorithm), references: references, repair: repair,
+                              source: MemoryStream(input: NarEncoding.regularFile(bytes)))
+    }
     public func ensurePath(_ path: StorePath, log: LogSink) throws {
         guard try isValidPath(path) else { throw StoreServiceError("path '\(path.baseName)' is not valid and cannot be substituted (substitutes are not built yet)") }
     }
