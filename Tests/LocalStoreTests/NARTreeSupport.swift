@@ -5,15 +5,12 @@ import LinuxSystem
 /// larger than a dump chunk), symlinks (dangling, absolute, to siblings), empty directories and
 /// names that are not UTF-8.
 struct RandomTree {
-    var state: UInt64
+    /// The target's one seeded generator (ChildProcess.swift): the same sequence for a seed.
+    var generator: SeededGenerator
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    init(state: UInt64) { generator = SeededGenerator(seed: state) }
+
+    mutating func next() -> UInt64 { generator.next() }
 
     mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 

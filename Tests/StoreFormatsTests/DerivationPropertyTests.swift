@@ -5,32 +5,20 @@ import Testing
 /// bytes (quotes, backslashes, LF/CR/TAB, NUL, non-UTF-8), under both store directories.
 @Suite(.tags(.small))
 struct DerivationPropertyTests {
-    /// Deterministic so a failure reproduces (SplitMix64).
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
-    static func randomBytes(_ rng: inout SeededGenerator, maxLength: Int) -> [UInt8] {
+    static func randomBytes(_ rng: inout SplitMix64, maxLength: Int) -> [UInt8] {
         let special: [UInt8] = [0x22, 0x5C, 0x0A, 0x0D, 0x09, 0x00, 0x28, 0x29, 0x2C, 0x5B, 0x5D, 0xC3, 0xA9, 0xFF, 0x80]
         return (0..<Int.random(in: 0...maxLength, using: &rng)).map { _ in
             Bool.random(using: &rng) ? special.randomElement(using: &rng)! : UInt8.random(in: 0...255, using: &rng)
         }
     }
 
-    static func randomPath(_ rng: inout SeededGenerator, suffix: String = "") throws -> StorePath {
+    static func randomPath(_ rng: inout SplitMix64, suffix: String = "") throws -> StorePath {
         let digest = (0..<20).map { _ in UInt8.random(in: 0...255, using: &rng) }
         let names = ["hello", "glibc-2.39", "gcc-14.2.0-lib", ".dot", "a+b=c?d_e"]
         return try StorePath(digest: digest, name: names.randomElement(using: &rng)! + suffix)
     }
 
-    static func randomDerivation(_ rng: inout SeededGenerator) throws -> Derivation {
+    static func randomDerivation(_ rng: inout SplitMix64) throws -> Derivation {
         var outputs: [String: DerivationOutput] = [:]
         if Int.random(in: 0..<5, using: &rng) == 0 {
             let algorithm = HashAlgorithm.allCases.randomElement(using: &rng)!
@@ -65,7 +53,7 @@ struct DerivationPropertyTests {
     }
 
     @Test func renderParseRender() throws {
-        var rng = SeededGenerator(state: 0xC10_1573)
+        var rng = SplitMix64(seed: 0xC10_1573)
         for iteration in 0..<400 {
             let derivation = try Self.randomDerivation(&rng)
             let store: StoreDirectory = iteration % 2 == 0 ? .guix : .nix
@@ -78,7 +66,7 @@ struct DerivationPropertyTests {
 
     /// Any proper prefix of a valid file is rejected (never accepted, never a trap).
     @Test func truncationsAreRejected() throws {
-        var rng = SeededGenerator(state: 42)
+        var rng = SplitMix64(seed: 42)
         for _ in 0..<20 {
             let bytes = try Self.randomDerivation(&rng).render(in: .guix)
             for cut in stride(from: 0, to: bytes.count, by: max(1, bytes.count / 50)) {
@@ -89,7 +77,7 @@ struct DerivationPropertyTests {
 
     /// Flipping a byte either gives an error or a derivation that renders back to the mutant.
     @Test func mutationsNeverBreakTheRoundTrip() throws {
-        var rng = SeededGenerator(state: 7)
+        var rng = SplitMix64(seed: 7)
         for _ in 0..<40 {
             var bytes = try Self.randomDerivation(&rng).render(in: .nix)
             for _ in 0..<20 {

@@ -41,7 +41,7 @@ struct NARReferenceScannerTests {
 
     @Test(arguments: 0..<25)
     func agreesWithNaiveSearch(seed: Int) throws {
-        var g = SeededGenerator(state: UInt64(seed) &+ 1000)
+        var g = SplitMix64(seed: UInt64(seed) &+ 1000)
         let parts = (0..<8).map { _ in Self.randomHashPart(&g) }
         // Noise rich in nix32 characters so windows reach the table, plus planted parts and
         // near misses (a part with its last character changed).

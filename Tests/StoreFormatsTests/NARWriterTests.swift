@@ -95,23 +95,11 @@ struct TreeBuilder: NARVisitor {
     }
 }
 
-/// Deterministic generator (SplitMix64) so failures reproduce from the printed seed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 @Suite("NAR writer", .tags(.small))
 struct NARWriterTests {
     @Test(arguments: 0..<60)
     func randomTreeRoundTrip(seed: Int) throws {
-        var g = SeededGenerator(state: UInt64(seed))
+        var g = SplitMix64(seed: UInt64(seed))
         let tree = TreeModel.random(&g)
         var writer = NARWriter(sink: [UInt8]())
         try tree.emit(into: &writer, chunk: Int.random(in: 1...5000, using: &g))
