@@ -7,33 +7,14 @@ import WorkerProtocol
 /// Many clients at once against the daemon process: no error, no deadlock; a client sending
 /// garbage and one vanishing mid-NAR leave the others and the store unharmed.
 @Suite(.serialized, .tags(.large)) final class ConcurrencyTests: @unchecked Sendable {
-    let root: String
-    let daemon: Process
+    var root: String { scratch.root }
+    let scratch: TemporaryDaemon
+    var daemon: Process { scratch.process }
     let store: StoreDirectory
 
     init() throws {
-        root = NSTemporaryDirectory() + "cloister-conc-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        var env = ProcessInfo.processInfo.environment
-        env["NIX_STORE_DIR"] = root + "/store"
-        env["GUIX_STATE_DIRECTORY"] = root + "/var"
-        env["GUIX_LOG_DIRECTORY"] = root + "/log"
-        env["GUIX_CONFIGURATION_DIRECTORY"] = root + "/etc"
-        daemon = Process()
-        daemon.executableURL = URL(fileURLWithPath: NixClientTests.daemonBinary)
-        daemon.arguments = ["--listen=" + root + "/sock"]
-        daemon.environment = env
-        daemon.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try daemon.run()
-        for _ in 0..<100 where !FileManager.default.fileExists(atPath: root + "/sock") { usleep(20_000) }
-        store = try StoreDirectory(root + "/store")
-    }
-
-    deinit {
-        daemon.terminate()
-        for _ in 0..<250 where daemon.isRunning { usleep(20_000) }
-        if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) }
-        try? FileManager.default.removeItem(atPath: root)
+        scratch = try TemporaryDaemon(label: "conc")
+        store = try StoreDirectory(scratch.root + "/store")
     }
 
     func connect() throws -> (WorkerClient, SocketFD) {

@@ -11,36 +11,13 @@ import Glibc
 final class LargeAddMemoryTests {
     static let fileSize: off_t = 300 << 20
     static let rssLimitKiB = 64 << 10
-    let root: String
-    let daemon: Process
-    let environment: [String: String]
+    var root: String { scratch.root }
+    let scratch: TemporaryDaemon
+    var daemon: Process { scratch.process }
+    var environment: [String: String] { scratch.environment }
 
     init() throws {
-        root = NSTemporaryDirectory() + "cloister-bignar-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        var env = ProcessInfo.processInfo.environment
-        env["NIX_STORE_DIR"] = root + "/store"
-        env["GUIX_STATE_DIRECTORY"] = root + "/var"
-        env["GUIX_LOG_DIRECTORY"] = root + "/log"
-        env["GUIX_CONFIGURATION_DIRECTORY"] = root + "/etc"
-        env["NIX_REMOTE"] = "unix://" + root + "/sock"
-        env["NIX_STATE_DIR"] = root + "/nixstate"
-        env["HOME"] = root
-        environment = env
-        daemon = Process()
-        daemon.executableURL = URL(fileURLWithPath: NixClientTests.daemonBinary)
-        daemon.arguments = ["--listen=" + root + "/sock"]
-        daemon.environment = env
-        daemon.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try daemon.run()
-        for _ in 0..<100 where !FileManager.default.fileExists(atPath: root + "/sock") { usleep(20_000) }
-    }
-
-    deinit {
-        daemon.terminate()
-        for _ in 0..<250 where daemon.isRunning { usleep(20_000) }
-        if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) }
-        try? FileManager.default.removeItem(atPath: root)
+        scratch = try TemporaryDaemon(label: "bignar")
     }
 
     /// A sparse file of `fileSize` bytes with a few non-zero bytes, written without buffering it.

@@ -1,0 +1,50 @@
+import Foundation
+import Glibc
+
+/// A `cloister-daemon` of the debug build serving a private store under a fresh temp directory
+/// (`<root>/store`, state `<root>/var`, socket `<root>/sock`), stopped and removed on deinit.
+/// `environment` points both Cloister's tools and Debian's Nix 2.8 client at it.
+final class TemporaryDaemon: @unchecked Sendable {
+    let root: String
+    let process: Process
+    let environment: [String: String]
+
+    var socket: String { root + "/sock" }
+
+    static var binary: String {
+        var dir = URL(fileURLWithPath: #filePath)
+        while dir.path != "/" && !FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) {
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir.appendingPathComponent(".build/debug/cloister-daemon").path
+    }
+
+    /// `label` names the temp directory, so a leftover says which suite made it.
+    init(label: String) throws {
+        root = NSTemporaryDirectory() + "cloister-\(label)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        var env = ProcessInfo.processInfo.environment
+        env["NIX_STORE_DIR"] = root + "/store"
+        env["GUIX_STATE_DIRECTORY"] = root + "/var"
+        env["GUIX_LOG_DIRECTORY"] = root + "/log"
+        env["GUIX_CONFIGURATION_DIRECTORY"] = root + "/etc"
+        env["NIX_REMOTE"] = "unix://" + root + "/sock"
+        env["NIX_STATE_DIR"] = root + "/nixstate"
+        env["HOME"] = root
+        environment = env
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["--listen=" + root + "/sock"]
+        process.environment = env
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: root + "/sock") { usleep(20_000) }
+    }
+
+    deinit {
+        process.terminate()
+        for _ in 0..<250 where process.isRunning { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        try? FileManager.default.removeItem(atPath: root)
+    }
+}
