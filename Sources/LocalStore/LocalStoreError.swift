@@ -24,6 +24,8 @@ public enum LocalStoreError: Error, Sendable, CustomStringConvertible {
     case pathHasReferrers(String, referrers: [String])
     /// Only regular files, directories and symlinks may be in the store (§4.3).
     case unsupportedFileType(String)
+    /// A file of a pool-mode build output not owned by the build user (§4.3).
+    case invalidOwnership(String)
     /// Contents do not match what the caller promised.
     case hashMismatch(path: String, expected: String, actual: String)
     /// Registration found a reference cycle among the new paths.
@@ -48,6 +50,7 @@ public enum LocalStoreError: Error, Sendable, CustomStringConvertible {
         case .pathStillAlive(let path): "cannot delete path `\(path)' since it is still alive"
         case .pathHasReferrers(let path, _): "cannot delete path `\(path)' because it is in use"
         case .unsupportedFileType(let path): "file `\(path)' has an unsupported type"
+        case .invalidOwnership(let path): "invalid ownership on file `\(path)'"
         case .hashMismatch(let path, let expected, let actual):
             "hash mismatch importing path `\(path)';\n  wanted: \(expected)\n  got:    \(actual)"
         case .referenceCycle(let path): "cycle detected in the references of `\(path)'"

@@ -49,9 +49,11 @@ final class BuildFixture {
     }
 
     /// Writes a derivation running `script` with busybox sh; `inputs` are input derivations
-    /// (their `out`), exported to the script as `$in0`, `$in1`, ….
+    /// (their `out`), exported to the script as `$in0`, `$in1`, …; `sources` are store items
+    /// added as inputs besides busybox.
     func derivation(_ name: String, script: String, inputs: [StorePath] = [], outputs: [String] = ["out"],
-                    env extra: [String: String] = [:], fixed: (IngestionMethod, Hash)? = nil) throws -> StorePath {
+                    env extra: [String: String] = [:], fixed: (IngestionMethod, Hash)? = nil,
+                    sources: [StorePath] = []) throws -> StorePath {
         var env: [[UInt8]: [UInt8]] = [:]
         env[Array("PATH".utf8)] = Array((absolute(busybox) + "/bin").utf8)
         env[Array("name".utf8)] = Array(name.utf8)
@@ -64,7 +66,7 @@ final class BuildFixture {
             ?? Dictionary(uniqueKeysWithValues: outputs.map { ($0, DerivationOutput.inputAddressed(busybox)) })
         var drv = Derivation(outputs: outputKinds,
                              inputDerivations: Dictionary(uniqueKeysWithValues: inputs.map { ($0, Set(["out"])) }),
-                             inputSources: [busybox], platform: "x86_64-linux",
+                             inputSources: Set(sources).union([busybox]), platform: "x86_64-linux",
                              builder: Array((absolute(busybox) + "/bin/sh").utf8),
                              args: [Array("-c".utf8), Array(script.utf8)], env: env)
         let known = derivations
@@ -74,7 +76,7 @@ final class BuildFixture {
         }
         try drv.fillInOutputPaths(name: name, hasher: &hasher, rules: .guix)
         let drvPath = try store.addTextToStore(name: name + ".drv", contents: drv.render(in: storeDirectory),
-                                               references: Set(inputs).union([busybox]))
+                                               references: Set(inputs).union([busybox]).union(sources))
         derivations[drvPath] = drv
         return drvPath
     }

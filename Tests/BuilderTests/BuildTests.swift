@@ -206,6 +206,9 @@ struct BuildTests {
 final class ResultBox: @unchecked Sendable {
     private let lock = ConditionLock()
     private var values: [BuildResult.Status] = []
+    private var kept: [BuildResult] = []
     func add(_ s: BuildResult.Status) { lock.withLock { values.append(s) } }
+    func add(_ r: BuildResult) { lock.withLock { values.append(r.status); kept.append(r) } }
     var statuses: [BuildResult.Status] { lock.withLock { values } }
+    var results: [BuildResult] { lock.withLock { kept } }
 }

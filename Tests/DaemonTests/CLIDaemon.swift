@@ -6,6 +6,10 @@ import StoreFormats
 /// has its own /tmp), listening on its default socket `<state>/daemon-socket/socket`, and the
 /// `cloister` CLI pointed at it by the same environment variables. Stopped with SIGTERM.
 /// Debian's Nix 2.8 client reaches it too (`nixClient`): NIX_REMOTE names the socket.
+/// With `user` (root only), the directories are first prepared by `cloister setup --unprivileged
+/// --user USER` (which creates the account if needed), and the daemon — a world-readable copy
+/// of the executable — runs as that user through setpriv, as the unprivileged systemd unit does
+/// (User=, the user's groups, no build group); its stderr goes to `<root>/daemon.log`.
 final class CLIDaemon {
     let root: String
     let store: String
@@ -38,8 +42,11 @@ final class CLIDaemon {
     static var daemonBinary: String { packageRoot + "/.build/debug/cloister-daemon" }
     static var binariesExist: Bool { access(cloisterBinary, X_OK) == 0 && access(daemonBinary, X_OK) == 0 }
 
+    /// What `cloister setup` printed (unprivileged daemons only).
+    private(set) var setupOutput = ""
+
     /// `daemonArguments` go to `cloister-daemon` (e.g. `--log-compression=bzip2`).
-    init(daemonArguments: [String] = []) throws {
+    init(daemonArguments: [String] = [], user: String? = nil) throws {
         var template = Array("/var/tmp/cloister-cli-XXXXXX".utf8CString)
         guard let p = mkdtemp(&template) else { throw CLIFailure("mkdtemp failed") }
         root = String(cString: p)
@@ -59,15 +66,36 @@ final class CLIDaemon {
         process.arguments = daemonArguments
         process.environment = env
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        if let user {
+            let setup = run(Self.cloisterBinary, ["setup", "--unprivileged", "--user", user])
+            setupOutput = setup.out + setup.err
+            guard setup.status == 0 else { throw CLIFailure("cloister setup --unprivileged: \(setupOutput)") }
+            let uid = shell("id -u \(user)").out.trimmingCharacters(in: .whitespacesAndNewlines)
+            let gid = shell("id -g \(user)").out.trimmingCharacters(in: .whitespacesAndNewlines)
+            // The checkout may sit where the user cannot reach it (under /root in CI).
+            let copied = shell("mkdir '\(root)/bin' && cp '\(Self.daemonBinary)' '\(root)/bin/' && chmod -R 755 '\(root)/bin' "
+                               + "&& chown \(uid):\(gid) '\(root)/tmp' && : > '\(root)/daemon.log'")
+            guard copied.status == 0, !uid.isEmpty, !gid.isEmpty else { throw CLIFailure("preparing for \(user): \(copied.err)") }
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments = ["--reuid=\(uid)", "--regid=\(gid)", "--init-groups", "--", root + "/bin/cloister-daemon"] + daemonArguments
+            process.standardError = FileHandle(forWritingAtPath: root + "/daemon.log")
+        }
         try process.run()
         let socket = root + "/state/daemon-socket/socket"
         for _ in 0..<250 where !FileManager.default.fileExists(atPath: socket) { usleep(20_000) }
     }
 
-    deinit {
+    /// SIGTERM, then SIGKILL after 5 s; idempotent.
+    func stop() {
+        guard process.isRunning else { return }
         process.terminate()
         for _ in 0..<250 where process.isRunning { usleep(20_000) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    deinit {
+        stop()
         _ = shell("chmod -R u+w '\(root)' 2>/dev/null; rm -rf '\(root)'")
     }
 

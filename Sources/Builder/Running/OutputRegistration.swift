@@ -1,7 +1,8 @@
 /// After a successful builder (guix-daemon.md §4.2): for each missing output, found inside the
 /// chroot through directory fds (no symlink following): it must exist; the top level must not
-/// be group/world-writable and, in pool mode, must belong to the build user; it is
-/// canonicalised (LocalStore), a fixed output's hash is checked, then it is renamed into the
+/// be group/world-writable and, in pool mode, must belong to the build user, as must every file
+/// below it (§4.3: LocalStore checks each before changing it; hard links among the outputs
+/// allowed); it is canonicalised (LocalStore), a fixed output's hash is checked, then it is renamed into the
 /// store (SEC-09: never visible before canonicalisation), its NAR hashed and scanned for
 /// references (candidates: input closure + own outputs), checked against allowed/disallowed
 /// references/requisites, deduplicated, and all outputs are registered in one transaction.
@@ -14,6 +15,16 @@ struct OutputRegistration {
     let store: SharedStore
     let buildUID: UInt32?
     let deduplicate: Bool
+    /// Pool mode: the build user's files seen so far, shared by all outputs of the build.
+    let ownership: BuildOwnership?
+
+    init(plan: BuildPlan, store: SharedStore, buildUID: UInt32?, deduplicate: Bool) {
+        self.plan = plan
+        self.store = store
+        self.buildUID = buildUID
+        self.deduplicate = deduplicate
+        ownership = buildUID.map { BuildOwnership(buildUID: $0) }
+    }
 
     var drvText: String { plan.derivationPath.absolute(in: plan.storeDirectory) }
 
@@ -106,7 +117,7 @@ struct OutputRegistration {
                 throw .outputRejected("suspicious ownership or permission on `\(absolute)'; rejecting this build output")
             }
         }
-        do { try store.query { try $0.canonicaliseNewObject(in: directory, name: name, displayPath: absolute) } }
+        do { try store.query { try $0.canonicaliseNewObject(in: directory, name: name, displayPath: absolute, ownership: ownership) } }
         catch { throw .outputRejected("\(error)") }
     }
 

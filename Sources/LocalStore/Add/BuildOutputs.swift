@@ -7,9 +7,11 @@ import LinuxSystem
 
 extension LocalStore {
     /// Canonicalises `name` under `parent` and everything below it (modes 0444/0555, mtime 1,
-    /// owner the daemon). `displayPath` is used in errors.
-    public func canonicaliseNewObject(in parent: FileDescriptor, name: [UInt8], displayPath: String) throws(LocalStoreError) {
-        try Canonicaliser.canonicalise(in: parent, name: name, displayPath: displayPath)
+    /// owner the daemon). `displayPath` is used in errors. With `ownership` (pool mode) every
+    /// file must belong to the build user, or be a hard link to one canonicalised already.
+    public func canonicaliseNewObject(in parent: FileDescriptor, name: [UInt8], displayPath: String,
+                                      ownership: BuildOwnership? = nil) throws(LocalStoreError) {
+        try Canonicaliser.canonicalise(in: parent, name: name, displayPath: displayPath, ownership: ownership)
     }
 
     /// Hard-links the files of the (canonical, in-store) `path` with identical ones in `.links`.

@@ -3,6 +3,13 @@
 /// if the owner could execute it (directories thus 0555), without setuid/setgid/sticky or write
 /// bits; mtime 1 (atime kept); owned by the daemon's effective uid/gid.
 ///
+/// Build outputs of a pool-mode build (`BuildOwnership`): every entry must belong to the build
+/// user, looked at before anything of it is changed, else ``invalid ownership on file `P'``.
+/// Otherwise a builder could hard-link a file of someone else (or let another user drop one in
+/// a world-writable subdirectory) and have the daemon chmod, chown and register it. A file
+/// already canonicalised in this build (same device and inode: a hard link within or among the
+/// outputs) is the daemon's by then and is left as it is.
+///
 /// The walk goes through directory fds only (security.md SEC-10/SEC-27): each entry is named by
 /// one component under a directory fd we hold, looked at with fstatat(AT_SYMLINK_NOFOLLOW), and
 /// changed with fchmodat/utimensat/fchownat(AT_SYMLINK_NOFOLLOW); directories are entered with
@@ -15,15 +22,27 @@ enum Canonicaliser {
     static let storeTime: Int64 = 1
 
     /// Canonicalises `name` under `parent` and everything below it. `displayPath` is for errors.
-    static func canonicalise(in parent: FileDescriptor, name: [UInt8], displayPath: String) throws(LocalStoreError) {
+    static func canonicalise(in parent: FileDescriptor, name: [UInt8], displayPath: String,
+                             ownership: BuildOwnership? = nil) throws(LocalStoreError) {
         let owner = (ProcessIdentity.effectiveUserID, ProcessIdentity.effectiveGroupID)
-        do { try walk(parent, name, displayPath, owner) } catch let error as LocalStoreError { throw error }
+        do { try walk(parent, name, displayPath, owner, ownership) } catch let error as LocalStoreError { throw error }
         catch let error as SystemError { throw .system(error) }
         catch { throw .corrupt(displayPath, reason: "\(error)") }
     }
 
-    private static func walk(_ parent: FileDescriptor, _ name: [UInt8], _ display: String, _ owner: (UInt32, UInt32)) throws {
+    private static func walk(_ parent: FileDescriptor, _ name: [UInt8], _ display: String, _ owner: (UInt32, UInt32),
+                             _ ownership: BuildOwnership?) throws {
         let status = try parent.status(at: name)
+        if let ownership {
+            let identity = BuildOwnership.FileIdentity(device: status.device, inode: status.inode)
+            if status.owner != ownership.buildUID {
+                guard status.type != .directory, ownership.seen.contains(identity) else {
+                    throw LocalStoreError.invalidOwnership(display)
+                }
+                return
+            }
+            ownership.seen.insert(identity)
+        }
         switch status.type {
         case .symlink:
             try fix(status, parent: parent, name: name, fd: nil, owner: owner)
@@ -39,7 +58,7 @@ enum Canonicaliser {
             // Make sure we can list and enter it before fixing its mode to 0555.
             if held.permissions & 0o500 != 0o500 && held.owner == owner.0 { try directory.changeMode(held.permissions | 0o500) }
             for entry in try directory.entryNames() {
-                try walk(directory, entry, display + "/" + String(decoding: entry, as: UTF8.self), owner)
+                try walk(directory, entry, display + "/" + String(decoding: entry, as: UTF8.self), owner, ownership)
             }
             try fix(held, parent: parent, name: name, fd: directory, owner: owner)
         default:
@@ -64,4 +83,18 @@ enum Canonicaliser {
             if let fd { try fd.setModificationTime(storeTime) } else { try parent.setModificationTime(at: name, storeTime) }
         }
     }
+}
+
+/// The build user whose files a pool-mode build's outputs must consist of, and the files
+/// canonicalised so far in this build (shared by all its outputs, as guix-daemon's `inodesSeen`).
+public final class BuildOwnership: @unchecked Sendable {
+    struct FileIdentity: Hashable {
+        let device: UInt64
+        let inode: UInt64
+    }
+
+    public let buildUID: UInt32
+    var seen: Set<FileIdentity> = []
+
+    public init(buildUID: UInt32) { self.buildUID = buildUID }
 }
