@@ -41,8 +41,12 @@ public final class LocalStore {
     public var layout: StoreLayout { configuration.layout }
     public var storeDirectory: StoreDirectory { configuration.layout.storeDirectory }
     let database: StoreDatabase
-    /// Read-locked for as long as this store is open (guix-daemon: every LocalStore).
-    let bigLock: FileDescriptor
+    /// Read-locked for as long as this store is open (guix-daemon: every LocalStore); nil in
+    /// read-only mode.
+    let bigLock: FileDescriptor?
+    /// True when this user may not write the database directory (guix-daemon: `big-lock` gives
+    /// EACCES): the store is opened for queries only, nothing is created, and writes fail.
+    public let isReadOnly: Bool
     /// The store directory, held open: every write into the store is relative to it.
     let storeFD: FileDescriptor
     /// Reads the outputs of a `.drv` being registered, to fill `DerivationOutputs`. nil (the
@@ -52,35 +56,57 @@ public final class LocalStore {
     /// The temp-roots file of this process, created on the first `addTempRoot`.
     var tempRoots: TempRootsFile?
 
-    /// Opens the store, creating the directories, database and `schema` file on first use.
+    /// Opens the store, creating the directories, database and `schema` file on first use. A user
+    /// who may not write the database directory gets the store read-only, as guix-daemon does
+    /// when `big-lock` cannot be opened (EACCES): queries work, writes fail.
     public init(configuration: StoreConfiguration) throws(LocalStoreError) {
         self.configuration = configuration
         let layout = configuration.layout
+        var readOnly = false
         do {
+            // Existing directories are fine for a reader too (mkdir finds them before asking for
+            // write permission); only a missing one needs a writer.
             for dir in [layout.storePath, layout.linksDirectory, layout.stateDirectory, layout.databaseDirectory,
                         layout.gcRootsDirectory, layout.profilesDirectory, layout.tempRootsDirectory] {
                 try FileSystem.makeDirectories(dir)
             }
-            // gcroots/profiles → the profiles directory, so profiles are roots.
-            let profilesLink = layout.gcRootsDirectory + "/profiles"
-            if (try? FileDescriptor.currentDirectory.status(at: Array(profilesLink.utf8))) == nil {
-                do { try FileDescriptor.currentDirectory.makeSymlink(at: Array(profilesLink.utf8), target: Array(layout.profilesDirectory.utf8)) }
-                catch where error.errno == .fileExists {}
-            }
             storeFD = try FileDescriptor.currentDirectory.openDirectory(at: layout.storePath)
-            bigLock = try FileDescriptor.open(layout.bigLock, [.readWrite, .create], mode: 0o600)
-            try bigLock.lock(.read, wait: true)
-            if configuration.reservedSpace > 0 { try Self.reserveSpace(layout.reservedFile, size: configuration.reservedSpace) }
+            do {
+                let lock = try FileDescriptor.open(layout.bigLock, [.readWrite, .create], mode: 0o600)
+                try lock.lock(.read, wait: true)
+                bigLock = lock
+            } catch where error.errno == .permissionDenied {
+                bigLock = nil
+                readOnly = true
+            }
+            if !readOnly {
+                // gcroots/profiles → the profiles directory, so profiles are roots.
+                let profilesLink = layout.gcRootsDirectory + "/profiles"
+                if (try? FileDescriptor.currentDirectory.status(at: Array(profilesLink.utf8))) == nil {
+                    do { try FileDescriptor.currentDirectory.makeSymlink(at: Array(profilesLink.utf8), target: Array(layout.profilesDirectory.utf8)) }
+                    catch where error.errno == .fileExists {}
+                }
+                if configuration.reservedSpace > 0 { try Self.reserveSpace(layout.reservedFile, size: configuration.reservedSpace) }
+            }
         } catch { throw .system(error) }
+        isReadOnly = readOnly
 
         let current = try Self.readSchemaVersion(layout.schemaFile)
         if current > StoreSchema.version { throw .schemaTooNew(found: current, supported: StoreSchema.version) }
         if current != 0 && current < StoreSchema.version { throw .implausiblyOldSchema(found: current) }
-        database = try StoreDatabase(file: layout.databaseFile, store: layout.storeDirectory, create: current == 0, configuration: configuration)
+        if readOnly && current == 0 { throw .readOnlyStore(layout.databaseDirectory) }
+        database = try StoreDatabase(file: layout.databaseFile, store: layout.storeDirectory, create: current == 0,
+                                     readOnly: readOnly, configuration: configuration)
         if current == 0 {
             do { try FileSystem.writeFileAtomically(layout.schemaFile, Array("\(StoreSchema.version)".utf8)) }
             catch { throw .system(error) }
         }
+    }
+
+    /// Every change to the store starts here: a read-only store refuses it before touching
+    /// anything.
+    func requireWritable() throws(LocalStoreError) {
+        if isReadOnly { throw .readOnlyStore(layout.databaseDirectory) }
     }
 
     /// The output paths of the `.drv` at `path`, by output name; with `check`, each must be the

@@ -15,6 +15,8 @@ public enum LocalStoreError: Error, Sendable, CustomStringConvertible {
     case format(FormatError)
     case schemaTooNew(found: Int, supported: Int)
     case implausiblyOldSchema(found: Int)
+    /// The store was opened read-only (this user may not write its database directory).
+    case readOnlyStore(String)
     /// A store path that must be valid is not (e.g. a reference given to registration).
     case invalidPath(String)
     case notInStore(String)
@@ -45,6 +47,7 @@ public enum LocalStoreError: Error, Sendable, CustomStringConvertible {
         case .schemaTooNew(let found, let supported):
             "current store schema is version \(found), but I only support \(supported)"
         case .implausiblyOldSchema(let found): "implausibly old store schema (version \(found))"
+        case .readOnlyStore(let directory): "the store database in `\(directory)' is read-only for this user"
         case .invalidPath(let path): "path `\(path)' is not valid"
         case .notInStore(let path): "path `\(path)' is not in the store"
         case .pathStillAlive(let path): "cannot delete path `\(path)' since it is still alive"

@@ -7,6 +7,8 @@ import StoreFormats
 /// environment variables, for LocalStoreTests.
 ///
 /// - `add-nar NAME FILE`: add FILE (a NAR) recursively, print the store path.
+/// - `query-valid PATH`: print `valid` or `invalid`, then `read-only` if the store opened so.
+/// - `add-text NAME TEXT`: add TEXT as a text path, print the store path.
 @main
 struct StoreWorker {
     static func main() {
@@ -22,8 +24,15 @@ struct StoreWorker {
                 let fd = try FileDescriptor.open(args[2], .readOnly)
                 let path = try store.addToStore(nar: FileSource(fd: fd), name: args[1], method: .recursive)
                 print(path.absolute(in: store.storeDirectory))
+            case "query-valid" where args.count == 2:
+                let path = try store.parseStorePath(args[1])
+                print(try store.isValidPath(path) ? "valid" : "invalid")
+                if store.isReadOnly { print("read-only") }
+            case "add-text" where args.count == 3:
+                let path = try store.addTextToStore(name: args[1], contents: Array(args[2].utf8))
+                print(path.absolute(in: store.storeDirectory))
             default:
-                complain("usage: cloister-store-worker add-nar NAME FILE")
+                complain("usage: cloister-store-worker add-nar NAME FILE | query-valid PATH | add-text NAME TEXT")
                 exit(2)
             }
         } catch {

@@ -20,6 +20,7 @@ extension LocalStore {
     public func addToStore(nar source: some NARByteSource, name: String, method: IngestionMethod,
                            hashAlgorithm: HashAlgorithm = .sha256, references: Set<StorePath> = [],
                            repair: Bool = false) throws(LocalStoreError) -> StorePath {
+        try requireWritable()
         let narHasher = Hasher(.sha256)
         let caHasher = (method == .recursive && hashAlgorithm == .sha256) ? narHasher : Hasher(hashAlgorithm)
         let temporary = try newTemporaryName()
@@ -56,6 +57,7 @@ extension LocalStore {
     /// contents and references.
     public func addTextToStore(name: String, contents: [UInt8], references: Set<StorePath> = [],
                                repair: Bool = false) throws(LocalStoreError) -> StorePath {
+        try requireWritable()
         let path: StorePath
         do { path = try storeDirectory.makeTextPath(name: name, contents: contents, references: Array(references), rules: configuration.nameRules) }
         catch { throw .format(error) }
@@ -78,6 +80,7 @@ extension LocalStore {
     /// ImportPaths / AddToStoreNar: the path and its metadata are known up front; the NAR must
     /// match `info.narHash` (and `info.narSize` if non-zero). A valid path only drains the NAR.
     public func addToStore(info: ValidPathInfo, nar source: some NARByteSource, repair: Bool = false) throws(LocalStoreError) {
+        try requireWritable()
         let narHasher = Hasher(.sha256)
         let reader = NARReader(source: HashingSource(source, hasher: narHasher))
         if !repair, try isValidPath(info.path) {

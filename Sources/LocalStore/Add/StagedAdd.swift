@@ -23,6 +23,7 @@ extension LocalStore {
     /// Flat AddToStore from the file's raw bytes (read until `source` ends).
     public func addFlatToStore(contents source: some NARByteSource, name: String, hashAlgorithm: HashAlgorithm,
                                references: Set<StorePath> = [], repair: Bool = false) throws(LocalStoreError) -> StorePath {
+        try requireWritable()
         var source = source
         let caHasher = Hasher(hashAlgorithm)
         let temporary = try newTemporaryName()
@@ -58,6 +59,7 @@ extension LocalStore {
 
     /// Restores the NAR read from `source` under a temporary name, hashing it on the way.
     public func stage(nar source: some NARByteSource) throws(LocalStoreError) -> StagedObject {
+        try requireWritable()
         let narHasher = Hasher(.sha256)
         let reader = NARReader(source: HashingSource(source, hasher: narHasher))
         let temporary = try newTemporaryName()

@@ -14,6 +14,7 @@ extension LocalStore {
     /// DerivationOutputs for `.drv` files (read from the store), then refuses a reference cycle
     /// among the new paths. Contents must already be in place.
     public func registerValidPaths(_ infos: [ValidPathInfo]) throws(LocalStoreError) {
+        try requireWritable()
         let now = WallClock.secondsSinceEpoch
         // Read derivations before taking the write lock; it is the slow part.
         var outputs: [StorePath: [(id: String, path: StorePath)]] = [:]

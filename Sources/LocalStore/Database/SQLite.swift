@@ -3,6 +3,7 @@
 /// out other writers (busy timeout, then a retry loop as guix-daemon's `retry_sqlite` does).
 /// Not thread-safe: one connection per thread or process (guix-daemon opens one per worker).
 import CSQLite
+import LinuxSystem
 
 /// A value bound to or read from a statement. Only the types the schema uses.
 public enum SQLiteValue: Equatable, Sendable {
@@ -55,11 +56,20 @@ public final class SQLiteDatabase {
     private var cache: [String: SQLiteStatement] = [:]
     private(set) var inTransaction = false
 
-    /// Opens (creating if needed) the database file.
-    init(path: String, busyTimeoutMilliseconds: Int32) throws(LocalStoreError) {
+    /// Opens (creating if needed) the database file; `readOnly` opens an existing file for
+    /// reading only.
+    init(path: String, busyTimeoutMilliseconds: Int32, readOnly: Bool = false) throws(LocalStoreError) {
         var db: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
-        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        var flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
+        var name = path
+        // A reader that may not create the WAL index (`-shm`) can only read a WAL database while
+        // a writer keeps the index; with no `-wal` file every committed page is in the main file,
+        // so read it as immutable. (A writer starting meanwhile is not seen by this connection.)
+        if readOnly && !Self.exists(path + "-wal") && !Self.exists(path + "-shm") {
+            flags |= SQLITE_OPEN_URI
+            name = "file:" + Self.uriEscaped(path) + "?immutable=1"
+        }
+        let rc = sqlite3_open_v2(name, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             if let db { sqlite3_close_v2(db) }
@@ -68,6 +78,24 @@ public final class SQLiteDatabase {
         handle = db
         sqlite3_extended_result_codes(db, 1)
         sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
+    }
+
+    static func exists(_ path: String) -> Bool {
+        (try? FileDescriptor.currentDirectory.status(at: Array(path.utf8))) != nil
+    }
+
+    /// `path` with the characters a URI filename reserves (`%`, `?`, `#`) percent-encoded.
+    static func uriEscaped(_ path: String) -> String {
+        var out = ""
+        for c in path.unicodeScalars {
+            switch c {
+            case "%": out += "%25"
+            case "?": out += "%3f"
+            case "#": out += "%23"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
     }
 
     deinit {

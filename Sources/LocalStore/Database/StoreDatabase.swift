@@ -8,9 +8,11 @@ final class StoreDatabase {
     let store: StoreDirectory
 
     /// Opens `file`, creating the schema if `create`; applies guix-daemon's connection pragmas.
-    init(file: String, store: StoreDirectory, create: Bool, configuration: StoreConfiguration) throws(LocalStoreError) {
-        db = try SQLiteDatabase(path: file, busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds)
+    /// `readOnly` (a store this user may not write) opens it for queries only and changes nothing.
+    init(file: String, store: StoreDirectory, create: Bool, readOnly: Bool = false, configuration: StoreConfiguration) throws(LocalStoreError) {
+        db = try SQLiteDatabase(path: file, busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds, readOnly: readOnly)
         self.store = store
+        if readOnly { return }
         try db.execute("pragma foreign_keys = 1")
         try db.execute(configuration.fsyncMetadata ? "pragma synchronous = normal" : "pragma synchronous = off")
         let mode = configuration.useSQLiteWAL ? "wal" : "truncate"

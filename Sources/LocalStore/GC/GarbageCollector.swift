@@ -44,6 +44,7 @@ public struct GCResults: Sendable {
 
 extension LocalStore {
     public func collectGarbage(_ options: GCOptions) throws(LocalStoreError) -> GCResults {
+        try requireWritable()
         let gcLock = try GCLock(layout: layout, kind: .write, wait: true)
         defer { _ = gcLock }
         if options.action != .returnLive && options.action != .returnDead {

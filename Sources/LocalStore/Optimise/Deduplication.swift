@@ -130,6 +130,7 @@ extension LocalStore {
 
     /// Deduplicates every valid path (`guix gc --optimize`).
     public func optimiseStore() throws(LocalStoreError) -> OptimiseStatistics {
+        try requireWritable()
         var total = OptimiseStatistics()
         for path in try queryAllValidPaths() {
             guard let locks = try lockPaths([path]) else { continue }
