@@ -4,6 +4,7 @@
 // call returns; secure memory is off (cg_init), so a seed passes through ordinary heap memory.
 #include "cgcrypt.h"
 #include <gcrypt.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *cg_strerror(int code) { return gcry_strerror((gcry_error_t)code); }
@@ -124,4 +125,60 @@ int cg_sexp_verify(const void *signature, size_t signature_length,
     gcry_sexp_release(d);
     gcry_sexp_release(k);
     return code_of(err);
+}
+
+// Guix archive signing (formats.md §5.4): everything crosses the boundary in canonical form and
+// comes back in a malloc'd buffer the caller releases with cg_free.
+
+void cg_free(void *buffer) { free(buffer); }
+
+// Copies `sexp` out in the given gcry_sexp_sprint mode (canonical or advanced).
+static int print_sexp(gcry_sexp_t sexp, int mode, uint8_t **out, size_t *out_length) {
+    size_t needed = gcry_sexp_sprint(sexp, mode, NULL, 0);  // includes a terminating NUL
+    if (needed == 0) return GPG_ERR_INV_SEXP;
+    uint8_t *buffer = malloc(needed);
+    if (!buffer) return GPG_ERR_ENOMEM;
+    size_t written = gcry_sexp_sprint(sexp, mode, buffer, needed);
+    if (written == 0) {
+        free(buffer);
+        return GPG_ERR_INV_SEXP;
+    }
+    *out = buffer;
+    *out_length = written;
+    return 0;
+}
+
+int cg_sexp_render_advanced(const void *sexp, size_t length, uint8_t **out, size_t *out_length) {
+    if (cg_init() != 0) return GPG_ERR_NOT_INITIALIZED;
+    gcry_sexp_t s = NULL;
+    gcry_error_t err = gcry_sexp_new(&s, sexp, length, 1);
+    if (err) return code_of(err);
+    int status = print_sexp(s, GCRYSEXP_FMT_ADVANCED, out, out_length);
+    gcry_sexp_release(s);
+    return status;
+}
+
+int cg_sexp_sign(const void *data, size_t data_length, const void *key, size_t key_length,
+                 uint8_t **out, size_t *out_length) {
+    if (cg_init() != 0) return GPG_ERR_NOT_INITIALIZED;
+    gcry_sexp_t d = NULL, k = NULL, signature = NULL;
+    gcry_error_t err = gcry_sexp_new(&d, data, data_length, 1);
+    if (!err) err = gcry_sexp_new(&k, key, key_length, 1);
+    if (!err) err = gcry_pk_sign(&signature, d, k);
+    int status = err ? code_of(err) : print_sexp(signature, GCRYSEXP_FMT_CANON, out, out_length);
+    gcry_sexp_release(signature);
+    gcry_sexp_release(d);
+    gcry_sexp_release(k);
+    return status;
+}
+
+int cg_sexp_genkey(const void *parameters, size_t length, uint8_t **out, size_t *out_length) {
+    if (cg_init() != 0) return GPG_ERR_NOT_INITIALIZED;
+    gcry_sexp_t p = NULL, pair = NULL;
+    gcry_error_t err = gcry_sexp_new(&p, parameters, length, 1);
+    if (!err) err = gcry_pk_genkey(&pair, p);
+    int status = err ? code_of(err) : print_sexp(pair, GCRYSEXP_FMT_CANON, out, out_length);
+    gcry_sexp_release(pair);
+    gcry_sexp_release(p);
+    return status;
 }

@@ -20,6 +20,8 @@ public enum FormatError: Error, Equatable, Sendable, CustomStringConvertible {
     case unresolvedDerivation(String, reason: String)
     /// A libgcrypt s-expression (Guix keys and signatures) that cannot be read.
     case invalidSExpression(offset: Int, reason: String)
+    /// An export item refused by Guix's signature check; the description is guix-daemon's message.
+    case archiveRejected(ArchiveRejection)
 
     public var description: String {
         switch self {
@@ -38,6 +40,7 @@ public enum FormatError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidDerivationField(let field, let reason): "invalid derivation \(field): \(reason)"
         case .unresolvedDerivation(let path, let reason): "cannot load input derivation '\(path)': \(reason)"
         case .invalidSExpression(let offset, let reason): "invalid s-expression at byte \(offset): \(reason)"
+        case .archiveRejected(let rejection): rejection.description
         }
     }
 }

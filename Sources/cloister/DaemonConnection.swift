@@ -44,7 +44,8 @@ struct DaemonConnection {
     }
 
     /// Connects and shakes hands; `options` go out as SetOptions at once.
-    static func open(options: ClientOptions? = nil) throws -> DaemonConnection {
+    /// `version` `.guix` speaks the Guix dialect (signed archives only; see ArchiveCommand).
+    static func open(options: ClientOptions? = nil, version: ProtocolVersion = .nix28) throws -> DaemonConnection {
         let path = socketPath
         if path.hasPrefix("guix://") || path.hasPrefix("ssh://") {
             throw UsageError("GUIX_DAEMON_SOCKET '\(path)': only Unix sockets are supported; give the socket's file name")
@@ -55,8 +56,8 @@ struct DaemonConnection {
         }
         let stream = ClientSocketStream(fd)
         do {
-            let client = try WorkerClient(stream: stream, version: .nix28, storeDirectory: try storeDirectory(),
-                                          options: options ?? defaultOptions())
+            let client = try WorkerClient(stream: stream, version: version, storeDirectory: try storeDirectory(),
+                                          options: options ?? (version == .guix ? .guixDefault : defaultOptions()))
             return DaemonConnection(client: client, socketPath: path)
         } catch {
             throw UsageError("the daemon at \(path) did not complete the handshake: \(error)")

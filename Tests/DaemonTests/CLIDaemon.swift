@@ -45,13 +45,15 @@ final class CLIDaemon {
     /// What `cloister setup` printed (unprivileged daemons only).
     private(set) var setupOutput = ""
 
-    /// `daemonArguments` go to `cloister-daemon` (e.g. `--log-compression=bzip2`).
-    init(daemonArguments: [String] = [], user: String? = nil) throws {
+    /// `daemonArguments` go to `cloister-daemon` (e.g. `--log-compression=bzip2`). A
+    /// `storeDirectory` outside the daemon's root lets two daemons, one after the other, serve
+    /// the same store prefix with their own databases (the caller removes it).
+    init(daemonArguments: [String] = [], user: String? = nil, storeDirectory: String? = nil) throws {
         var template = Array("/var/tmp/cloister-cli-XXXXXX".utf8CString)
         guard let p = mkdtemp(&template) else { throw CLIFailure("mkdtemp failed") }
         root = String(cString: p)
         chmod(root, 0o755)
-        store = root + "/store"
+        store = storeDirectory ?? root + "/store"
         var env = ProcessInfo.processInfo.environment
         env["NIX_STORE_DIR"] = store
         env["GUIX_STATE_DIRECTORY"] = root + "/state"

@@ -41,13 +41,20 @@ import StoreFormats
             #expect(try c.strings(.queryValidPaths([rec, missing], substitute: false)) == [StoreContext.guix.render(rec)])
             #expect(try c.strings(.queryReferences(rec)) == [])
 
-            // Export then import: Guix always demands a signature.
+            // Export then import: Guix always demands a signature, even from a trusted client.
+            // The daemon sends the item alone (NAR first); the client frames it with 1 … 0.
             let export = BufferSink()
             _ = try c.call(.exportPath(rec, sign: false), dataSink: export)
-            #expect(export.bytes.count > 8)
-            var stream = export.bytes
-            stream += [0, 0, 0, 0, 0, 0, 0, 0]
-            #expect(throws: WorkerProtocolError.self) { try c.call(.importPaths, dataSource: MemoryStream(input: stream)) }
+            #expect(Array(export.bytes.prefix(21)) == [13, 0, 0, 0, 0, 0, 0, 0] + Array("nix-archive-1".utf8))
+            #expect(Array(export.bytes.suffix(8)) == [0, 0, 0, 0, 0, 0, 0, 0])
+            let stream = [1, 0, 0, 0, 0, 0, 0, 0] + export.bytes + [0, 0, 0, 0, 0, 0, 0, 0]
+            #expect(throws: WorkerProtocolError.remote(message: "imported archive of `\(StoreContext.guix.render(rec))' lacks a signature", status: 1)) {
+                try c.call(.importPaths, dataSource: MemoryStream(input: stream))
+            }
+            // Signing needs a key; this store has none.
+            #expect(throws: WorkerProtocolError.remote(message: "this store has no signing key", status: 1)) {
+                try c.call(.exportPath(rec, sign: true), dataSink: BufferSink())
+            }
 
             // Trust matrix: ignoreLiveness is refused even for trusted clients.
             #expect(throws: WorkerProtocolError.remote(message: "you are not allowed to ignore liveness", status: 1)) {
@@ -58,6 +65,56 @@ import StoreFormats
             #expect(throws: WorkerProtocolError.remote(message: "invalid operation 38", status: 1)) { try c.call(.narFromPath(rec)) }
         }
         #expect(end == .failed("invalid operation 38"))
+    }
+
+    /// guix/store.scm's export-paths with sign? #t into one store, import-paths into another:
+    /// accepted with the signer's key in the second store's ACL, refused otherwise, and a
+    /// tampered item is refused with nothing registered.
+    @Test func signedExportImportBetweenStores() throws {
+        let pair = try GuixKeyPair.generate()
+        let source = MemoryStoreService(storeDirectory: .guix)
+        source.signingKeys = pair
+        let archive: [UInt8] = try withSession(service: source, store: .guix) { stream in
+            let c = try WorkerClient(stream: stream, version: .guix, storeDirectory: .guix, options: .guixDefault)
+            let dep = try c.addTextToStore(name: "dep", text: Array("dependency\n".utf8))
+            let top = try c.addTextToStore(name: "top", text: Array("uses \(StoreContext.guix.render(dep))\n".utf8), references: [dep])
+            var bytes: [UInt8] = []
+            for p in [dep, top] {
+                let sink = BufferSink()
+                #expect(try c.call(.exportPath(p, sign: true), dataSink: sink) == .int(1))
+                bytes += [1, 0, 0, 0, 0, 0, 0, 0] + sink.bytes
+            }
+            return bytes + [0, 0, 0, 0, 0, 0, 0, 0]
+        }.0
+        let paths = try source.queryAllValidPaths()
+
+        func importInto(_ target: MemoryStoreService, _ bytes: [UInt8]) throws -> WorkerReply {
+            try withSession(service: target, store: .guix) { stream in
+                let c = try WorkerClient(stream: stream, version: .guix, storeDirectory: .guix, options: .guixDefault)
+                return try c.call(.importPaths, dataSource: MemoryStream(input: bytes, maxReadSize: 97))
+            }.0
+        }
+        let authorised = MemoryStoreService(storeDirectory: .guix)
+        authorised.authorizedKeys = [pair.publicKey]
+        let reply = try importInto(authorised, archive)
+        #expect(reply == .strings(paths.sorted().map(StoreContext.guix.render)))
+        #expect(try authorised.queryAllValidPaths() == paths)
+        #expect(authorised.nars == source.nars)
+
+        let stranger = MemoryStoreService(storeDirectory: .guix)
+        stranger.authorizedKeys = [try GuixKeyPair.generate().publicKey]
+        let unauthorized = "unauthorized public key: " + String(decoding: try pair.publicKey.sexp.advancedForm(), as: UTF8.self)
+        #expect(throws: WorkerProtocolError.remote(message: unauthorized, status: 1)) { try importInto(stranger, archive) }
+        #expect(try stranger.queryAllValidPaths().isEmpty)
+
+        // One byte of the first item's file contents changed ("dependency" -> "dependencY").
+        var tampered = archive
+        let at = try #require((0..<(tampered.count - 10)).first { tampered[$0..<$0 + 10].elementsEqual(Array("dependency".utf8)) })
+        tampered[at + 9] = UInt8(ascii: "Y")
+        let fresh = MemoryStoreService(storeDirectory: .guix)
+        fresh.authorizedKeys = [pair.publicKey]
+        #expect(throws: WorkerProtocolError.remote(message: ArchiveRejection.hashMismatch.description, status: 1)) { try importInto(fresh, tampered) }
+        #expect(try fresh.queryAllValidPaths().isEmpty)
     }
 
     @Test func untrustedGuixClient() throws {

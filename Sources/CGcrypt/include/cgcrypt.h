@@ -51,4 +51,18 @@ int cg_sexp_verify(const void *signature, size_t signature_length,
                    const void *data, size_t data_length,
                    const void *key, size_t key_length);
 
+// Guix archive keys and signatures. Inputs are s-expressions in any form libgcrypt reads;
+// outputs are malloc'd (release with cg_free) and not NUL-terminated.
+
+/// Releases a buffer returned below.
+void cg_free(void *buffer);
+/// The s-expression in libgcrypt's advanced (readable) form, exactly as gcry_sexp_sprint
+/// prints it: what Guix writes for keys, signatures and the ACL (canonical-sexp->string).
+int cg_sexp_render_advanced(const void *sexp, size_t length, uint8_t **out, size_t *out_length);
+/// gcry_pk_sign of `(data …)` with `(private-key …)`: the `(sig-val …)` in canonical form.
+int cg_sexp_sign(const void *data, size_t data_length, const void *key, size_t key_length,
+                 uint8_t **out, size_t *out_length);
+/// gcry_pk_genkey with `(genkey …)` parameters: the `(key-data …)` pair in canonical form.
+int cg_sexp_genkey(const void *parameters, size_t length, uint8_t **out, size_t *out_length);
+
 #endif

@@ -103,24 +103,50 @@ public final class LocalStoreService: StoreService {
         _ = try NARDumper.dump(path: context.render(path), to: SinkAdapter(sink))
     }
 
+    /// One export item (formats.md §3.5). With `sign`, the key pair is loaded before any byte
+    /// goes out, and the SHA-256 of NAR … deriver is signed as guix-daemon does.
     public func exportPath(_ path: StorePath, sign: Bool, to sink: ByteSink) throws {
-        if sign { throw Self.unavailable("signing exports") }
         guard let info = try store.queryPathInfo(path) else { throw StoreServiceError.invalidPath(context.render(path)) }
-        _ = try NARDumper.dump(path: context.render(path), to: SinkAdapter(sink))
-        let writer = WireWriter(sink)
-        try writeExportTrailer(ExportTrailer(path: path, references: info.sortedReferences, deriver: info.deriver, signature: nil), to: writer, context)
-        try writer.flush()
+        let keys = sign ? try ArchiveKeys(layout: store.layout).signingKeyPair() : nil
+        let hashing = HashingSink(sink)
+        let narHasher = Hasher(.sha256)
+        _ = try NARDumper.dump(path: context.render(path), to: TeeSink(sink: SinkAdapter(hashing), hasher: narHasher))
+        // Refuse to spread a modified path (guix-daemon's exportPath).
+        let actual = narHasher.finish()
+        guard actual == info.narHash else {
+            throw StoreServiceError("hash of path `\(context.render(path))' has changed from `\(info.narHash.base16)' to `\(actual.base16)'!")
+        }
+        let metadata = WireWriter(hashing)
+        try writeExportMetadata(ExportTrailer(path: path, references: info.sortedReferences, deriver: info.deriver, signature: nil),
+                                to: metadata, context)
+        try metadata.flush()
+        let signature = try keys?.sign(hashing.hasher.finish())
+        let tail = WireWriter(sink)
+        try writeExportSignature(signature, to: tail)
+        try tail.flush()
     }
 
-    public func importPaths(_ stream: ExportStreamReader, requireSignature: Bool) throws -> [StorePath] {
-        if requireSignature { throw Self.unavailable("importing signed archives (signature verification)") }
+    /// Each item's NAR is restored to a temporary object in the store (constant memory) before
+    /// its trailer names the path; it is installed only once the trailer passes `policy`.
+    public func importPaths(_ stream: ExportStreamReader, policy: ImportPolicy) throws -> [StorePath] {
         var imported: [StorePath] = []
+        var authorized: [GuixPublicKey]?
+        let keys = ArchiveKeys(layout: store.layout)
         while let nar = try stream.nextItem() {
-            // The path comes after its NAR: restore the NAR to a temporary object in the store
-            // (constant memory), then install it once the trailer names the path.
             let staged = try store.stage(nar: SourceAdapter(nar))
             let trailer: WorkerProtocol.ExportTrailer
-            do { trailer = try stream.trailer() } catch { store.discard(staged); throw error }
+            do {
+                trailer = try stream.trailer()
+                try policy.check(trailer, context) {
+                    if let authorized { return authorized }
+                    let read = try keys.authorizedKeys()
+                    authorized = read
+                    return read
+                }
+            } catch {
+                store.discard(staged)
+                throw error
+            }
             let info = ValidPathInfo(path: trailer.path, narHash: staged.narHash, references: Set(trailer.references),
                                      deriver: trailer.deriver, narSize: staged.narSize)
             try store.install(staged, as: info)
@@ -177,6 +203,16 @@ struct SourceAdapter: NARByteSource {
     let source: ByteSource
     init(_ source: ByteSource) { self.source = source }
     mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int { try source.read(into: buffer) }
+}
+
+/// Writes through to `sink` and hashes what passes.
+struct TeeSink<Inner: NARSink>: NARSink {
+    var sink: Inner
+    let hasher: Hasher
+    mutating func write(_ bytes: UnsafeRawBufferPointer) throws {
+        try sink.write(bytes)
+        hasher.update(bytes)
+    }
 }
 
 struct SinkAdapter: NARSink {

@@ -18,7 +18,7 @@ final class RefusingService: StoreService {
     func addToStoreNar(_ info: PathInfoRecord, source: ByteSource, repair: Bool, checkSignatures: Bool) throws { throw error }
     func narFromPath(_ path: StorePath, to sink: ByteSink) throws { throw error }
     func exportPath(_ path: StorePath, sign: Bool, to sink: ByteSink) throws { throw error }
-    func importPaths(_ stream: ExportStreamReader, requireSignature: Bool) throws -> [StorePath] { throw error }
+    func importPaths(_ stream: ExportStreamReader, policy: ImportPolicy) throws -> [StorePath] { throw error }
     func addTempRoot(_ path: StorePath) throws { throw error }
     func addIndirectRoot(_ path: String) throws { throw error }
     func findRoots(censor: Bool) throws -> [(String, StorePath)] { throw error }

@@ -12,6 +12,10 @@ public final class MemoryStoreService: StoreService {
     public private(set) var settings: [ClientOptions.Setting] = []
     /// Largest NAR accepted.
     public var narLimit = 16 << 20
+    /// The key ExportPath signs with when asked to (none: signing is refused).
+    public var signingKeys: GuixKeyPair?
+    /// The keys ImportPaths accepts Guix signatures from.
+    public var authorizedKeys: [GuixPublicKey] = []
 
     public init(storeDirectory: StoreDirectory = .nix) { self.storeDirectory = storeDirectory }
 
@@ -87,18 +91,27 @@ public final class MemoryStoreService: StoreService {
 
     public func exportPath(_ path: StorePath, sign: Bool, to sink: ByteSink) throws {
         guard let nar = nars[path], let info = infos[path] else { throw StoreServiceError.invalidPath(context.render(path)) }
-        try sink.write(nar)
-        let w = WireWriter(sink)
-        try writeExportTrailer(ExportTrailer(path: path, references: info.references, deriver: info.deriver, signature: nil), to: w, context)
+        let hashing = HashingSink(sink)
+        try hashing.write(nar)
+        let w = WireWriter(hashing)
+        try writeExportMetadata(ExportTrailer(path: path, references: info.references, deriver: info.deriver, signature: nil), to: w, context)
         try w.flush()
+        var signature: [UInt8]?
+        if sign {
+            guard let signingKeys else { throw StoreServiceError("this store has no signing key") }
+            signature = try signingKeys.sign(hashing.hasher.finish())
+        }
+        let tail = WireWriter(sink)
+        try writeExportSignature(signature, to: tail)
+        try tail.flush()
     }
 
-    public func importPaths(_ stream: ExportStreamReader, requireSignature: Bool) throws -> [StorePath] {
+    public func importPaths(_ stream: ExportStreamReader, policy: ImportPolicy) throws -> [StorePath] {
         var imported: [StorePath] = []
         while let nar = try stream.nextItem() {
             let bytes = try nar.readAll(limit: narLimit)
             let trailer = try stream.trailer()
-            if requireSignature && trailer.signature == nil { throw StoreServiceError("imported archive lacks a signature") }
+            try policy.check(trailer, context) { authorizedKeys }
             _ = register(trailer.path, nar: bytes, references: trailer.references, ca: nil)
             imported.append(trailer.path)
         }

@@ -135,8 +135,9 @@ extension ServerSession {
         case .exportPath(let p, let sign):
             try serve(v) {
                 _ = try info(p)
+                // The item only: NAR … signature. The `1` before it and the `0` after the last
+                // item are the client's to write (guix/store.scm `export-paths`, Nix exportPaths).
                 let sink = TunnelSink(writer: writer)
-                try sink.write([1, 0, 0, 0, 0, 0, 0, 0])
                 try service.exportPath(p, sign: sign, to: sink)
                 try reply(.int(1), v, ctx)
             }
@@ -145,8 +146,10 @@ extension ServerSession {
             let guarded = GuardedSource(tunnel)
             try serve(v, payload: guarded) {
                 let stream = ExportStreamReader(WireReader(guarded, limits: reader.limits), ctx)
-                // Guix always requires a signature (guix-daemon.md §7.4); Nix only from untrusted clients.
-                let imported = try service.importPaths(stream, requireSignature: v.isGuix || !trusted)
+                // Guix always requires a signature, even from trusted clients (guix-daemon.md
+                // §7.4); Nix checks (narinfo-style) signatures of untrusted clients only.
+                let policy: ImportPolicy = v.isGuix ? .guixSignature : trusted ? .unchecked : .nixSignature
+                let imported = try service.importPaths(stream, policy: policy)
                 try reply(.strings(paths(imported)), v, ctx)
             }
         case .addTempRoot(let p):

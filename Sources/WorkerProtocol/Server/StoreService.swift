@@ -119,7 +119,8 @@ public protocol StoreService: AnyObject {
     func narFromPath(_ path: StorePath, to sink: ByteSink) throws
     /// Writes the export stream of one path (formats.md §3.5), without the leading `u64 1`.
     func exportPath(_ path: StorePath, sign: Bool, to sink: ByteSink) throws
-    func importPaths(_ stream: ExportStreamReader, requireSignature: Bool) throws -> [StorePath]
+    /// Reads items until the end marker; each is checked per `policy` before it is installed.
+    func importPaths(_ stream: ExportStreamReader, policy: ImportPolicy) throws -> [StorePath]
 
     func addTempRoot(_ path: StorePath) throws
     func addIndirectRoot(_ path: String) throws
@@ -180,4 +181,36 @@ extension StoreService {
         throw StoreServiceError.notBuiltYet("building")
     }
     public func addBuildLog(_ drvPath: StorePath, source: ByteSource) throws { throw StoreServiceError.notBuiltYet("build logs") }
+}
+
+/// What an ImportPaths item must carry before it is installed (guix-daemon.md §7.4,
+/// formats.md §3.5).
+public enum ImportPolicy: Sendable, Equatable {
+    /// A trusted Nix client: the legacy signature is read and ignored (Nix 2.8).
+    case unchecked
+    /// The Guix dialect, trusted or not: a Guix signature by a key in the ACL over the item.
+    case guixSignature
+    /// An untrusted Nix client: Nix wants a narinfo-style signature, which no export item
+    /// carries (and the schema-7 database cannot hold), so every item is refused as Nix 2.8 does.
+    case nixSignature
+
+    /// Throws the refusal for `trailer` under this policy; `authorizedKeys` is asked only when
+    /// a Guix signature has to be checked.
+    public func check(_ trailer: ExportTrailer, _ context: StoreContext,
+                      authorizedKeys: () throws -> [GuixPublicKey]) throws {
+        switch self {
+        case .unchecked:
+            return
+        case .nixSignature:
+            throw StoreServiceError("cannot add path '\(context.render(trailer.path))' because it lacks a signature by a trusted key")
+        case .guixSignature:
+            guard let signature = trailer.signature else {
+                throw FormatError.archiveRejected(.unsigned(storePath: context.render(trailer.path)))
+            }
+            guard let digest = trailer.signedDigest else {
+                throw StoreServiceError("the signed digest of `\(context.render(trailer.path))' was not computed")
+            }
+            try ArchiveAuthentication.verify(signature, digest: digest, authorizedKeys: try authorizedKeys())
+        }
+    }
 }

@@ -1,0 +1,190 @@
+import Foundation
+import Glibc
+import StoreFormats
+import Testing
+
+/// Signed export and import between two `cloister-daemon` processes, driven by the CLI
+/// (formats.md §3.5, §5.4; guix-daemon.md §7.4): `archive --generate-key` writes Guix's key
+/// files, `--export --sign` has the source daemon sign each item, and `--import
+/// --require-signatures` (the Guix dialect) makes the target daemon check every item against
+/// its ACL before anything is registered. Store paths name their store, so the two daemons serve
+/// the same store prefix one after the other, each with its own database, state and keys: the
+/// source is stopped and its store emptied before the target starts. Root only, like the other
+/// CLI daemon tests.
+@Suite(.serialized, .tags(.large), .enabled(if: geteuid() == 0 && CLIDaemon.binariesExist))
+final class SignedArchiveTests {
+    let storeRoot: String
+    var store: String { storeRoot + "/store" }
+    /// The daemon being driven; `switchToTarget()` replaces the source by the target.
+    var source: CLIDaemon
+    var target: CLIDaemon { source }
+
+    init() throws {
+        var template = Array("/var/tmp/cloister-signed-XXXXXX".utf8CString)
+        guard let p = mkdtemp(&template) else { throw CLIFailure("mkdtemp failed") }
+        storeRoot = String(cString: p)
+        chmod(storeRoot, 0o755)
+        source = try CLIDaemon(storeDirectory: storeRoot + "/store")
+    }
+
+    deinit {
+        _ = source.shell("chmod -R u+w '\(storeRoot)' 2>/dev/null; rm -rf '\(storeRoot)'")
+    }
+
+    /// Stops the source daemon, empties the store, starts a fresh daemon on the same prefix.
+    func switchToTarget() throws {
+        let emptied = source.shell("chmod -R u+w '\(store)' && rm -rf '\(store)'")
+        #expect(emptied.status == 0)
+        source = try CLIDaemon(storeDirectory: store)
+    }
+
+    func mode(_ path: String) -> Int? {
+        (try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? nil
+    }
+
+    /// Adds a file and a tree naming it to the current daemon's store; returns both paths.
+    func addItems() throws -> (file: String, tree: String) {
+        let file = source.cloister(["add", try source.file("signed.txt", "signed hello\n")]).out.trimmingCharacters(in: .whitespacesAndNewlines)
+        try FileManager.default.createDirectory(atPath: source.root + "/tree", withIntermediateDirectories: true)
+        _ = try source.file("tree/uses", "see \(file)\n")
+        let tree = source.cloister(["add", source.root + "/tree"]).out.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(file.hasSuffix("-signed.txt") && tree.hasSuffix("-tree"))
+        return (file, tree)
+    }
+
+    func export(_ paths: [String], sign: Bool, to name: String) throws -> [UInt8] {
+        let archive = source.root + "/" + name
+        let flags = sign ? "--sign" : ""
+        let run = source.shell("'\(CLIDaemon.cloisterBinary)' archive --export \(flags) \(paths.map { "'\($0)'" }.joined(separator: " ")) > '\(archive)'")
+        #expect(run.status == 0, "\(run.err)")
+        return [UInt8](try Data(contentsOf: URL(fileURLWithPath: archive)))
+    }
+
+    func importInto(_ daemon: CLIDaemon, _ bytes: [UInt8], requireSignatures: Bool = true) throws -> CLIDaemon.Run {
+        let file = daemon.root + "/incoming-\(UUID().uuidString)"
+        try Data(bytes).write(to: URL(fileURLWithPath: file))
+        return daemon.shell("'\(CLIDaemon.cloisterBinary)' archive --import \(requireSignatures ? "--require-signatures" : "") < '\(file)'")
+    }
+
+    func isValid(_ daemon: CLIDaemon, _ path: String) -> Bool {
+        daemon.cloister(["query", "--valid", path]).status == 0
+    }
+
+    @Test func generateKeyWritesGuixKeyFiles() throws {
+        let generated = source.cloister(["archive", "--generate-key"])
+        #expect(generated.status == 0)
+        #expect(generated.err == "Please wait while gathering entropy to generate the key pair;\nthis may take time...\n")
+        let etc = source.root + "/etc"
+        #expect(mode(etc + "/signing-key.pub") == 0o444 && mode(etc + "/signing-key.sec") == 0o400)
+        let publicKey = try GuixPublicKey(parsing: [UInt8](try Data(contentsOf: URL(fileURLWithPath: etc + "/signing-key.pub"))))
+        #expect(publicKey.q?.count == 32)
+        let secret = try String(contentsOfFile: etc + "/signing-key.sec", encoding: .utf8)
+        #expect(secret.hasPrefix("(private-key \n (ecc \n  (curve Ed25519)\n  (q #") && secret.contains("(d #"))
+        let again = source.cloister(["archive", "--generate-key"])
+        #expect(again.status == 1 && again.err == "cloister: archive: key pair exists under '\(etc)'; remove it first\n")
+        let notKey = source.shell("echo '(private-key (ecc))' | '\(CLIDaemon.cloisterBinary)' archive --authorize")
+        #expect(notKey.status == 1 && notKey.err == "cloister: archive: s-expression does not denote a public key\n")
+    }
+
+    @Test func signedRoundTripAndRefusals() throws {
+        #expect(source.cloister(["archive", "--generate-key"]).status == 0)
+        let (file, tree) = try addItems()
+        let contents = try String(contentsOfFile: tree + "/uses", encoding: .utf8)
+        let signed = try export([file, tree], sign: true, to: "signed.export")
+        let unsigned = try export([file], sign: false, to: "unsigned.export")
+        // Items are imported one by one (as guix-daemon does), so the refusals below use a
+        // one-item archive: the refused item is the whole archive.
+        let signedFile = try export([file], sign: true, to: "signed-file.export")
+        let publicKeyText = try String(contentsOfFile: source.root + "/etc/signing-key.pub", encoding: .utf8)
+        let publicKey = try GuixPublicKey(parsing: Array(publicKeyText.utf8))
+
+        // Every item carries a signature that StoreFormats' own check accepts for that key.
+        let reader = ExportReader(source: ByteArraySource(signed), storeDirectory: try StoreDirectory(store), rules: .guix)
+        var validator = NARValidator()
+        var items = 0
+        while let trailer = try reader.next(into: &validator) {
+            let signature = try #require(trailer.signature)
+            try ArchiveAuthentication.verify(signature, digest: try #require(trailer.signedDigest), authorizedKeys: [publicKey])
+            items += 1
+        }
+        #expect(items == 2)
+
+        try switchToTarget()
+        #expect(!isValid(target, file) && !isValid(target, tree))
+        // The target has no ACL and no key of its own: the signer is not authorised.
+        let refused = try importInto(target, signed)
+        #expect(refused.status == 1)
+        #expect(refused.err == "cloister: archive: unauthorized public key: " + publicKeyText + "\n")
+        #expect(!isValid(target, file) && !isValid(target, tree))
+        #expect(!FileManager.default.fileExists(atPath: file))
+
+        // Authorise the source's key (guix archive --authorize), then tamper and retry.
+        let keyFile = try target.file("source.pub", publicKeyText)
+        let authorize = target.shell("'\(CLIDaemon.cloisterBinary)' archive --authorize < '\(keyFile)'")
+        #expect(authorize.status == 0 && mode(target.root + "/etc/acl") == 0o644)
+
+        var tamperedNAR = signedFile
+        let at = try #require(find(Array("signed hello".utf8), in: tamperedNAR))
+        tamperedNAR[at] = UInt8(ascii: "S")
+        let trojan = try importInto(target, tamperedNAR)
+        #expect(trojan.status == 1 && trojan.err == "cloister: archive: " + ArchiveRejection.hashMismatch.description + "\n")
+        #expect(!isValid(target, file) && !isValid(target, tree))
+
+        var tamperedSignature = signedFile
+        let s = try #require(find(Array("(s #".utf8), in: tamperedSignature)) + 4
+        tamperedSignature[s] = tamperedSignature[s] == UInt8(ascii: "1") ? UInt8(ascii: "2") : UInt8(ascii: "1")
+        let invalid = try importInto(target, tamperedSignature)
+        #expect(invalid.status == 1 && invalid.err.hasPrefix("cloister: archive: invalid signature: (signature \n (data \n"))
+        #expect(!isValid(target, file))
+
+        let lacking = try importInto(target, unsigned)
+        #expect(lacking.status == 1 && lacking.err == "cloister: archive: imported archive of `\(file)' lacks a signature\n")
+        #expect(!isValid(target, file))
+        // Nothing half-imported is left in the store directory either.
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: store).filter { !$0.hasPrefix(".") }
+        #expect(leftovers.isEmpty, "\(leftovers)")
+
+        // The genuine archive: both items, same contents.
+        let imported = try importInto(target, signed)
+        #expect(imported.status == 0, "\(imported.err)")
+        #expect(Set(imported.out.split(separator: "\n").map(String.init)) == [file, tree])
+        #expect(isValid(target, file) && isValid(target, tree))
+        #expect((try? String(contentsOfFile: tree + "/uses", encoding: .utf8)) == contents)
+        // The trusted Nix-dialect import still takes unsigned archives (nix-store --import).
+        #expect(target.cloister(["gc", "--delete", tree]).status == 0 && target.cloister(["gc", "--delete", file]).status == 0)
+        let nixImport = try importInto(target, unsigned, requireSignatures: false)
+        #expect(nixImport.status == 0 && nixImport.out == file + "\n")
+    }
+
+    @Test func signingNeedsASecretKey() throws {
+        let (file, _) = try addItems()
+        let missing = source.cloister(["archive", "--export", "--sign", file])
+        #expect(missing.status == 1)
+        #expect(missing.err == "cloister: archive: getting status of `\(source.root)/etc/signing-key.sec': No such file or directory\n")
+        #expect(source.cloister(["archive", "--generate-key"]).status == 0)
+        let secret = source.root + "/etc/signing-key.sec"
+        chmod(secret, 0o440)
+        let exposed = source.cloister(["archive", "--export", "--sign", file])
+        #expect(exposed.status == 1 && exposed.err == "cloister: archive: file `\(secret)' should be secret (inaccessible to everybody else)!\n")
+        chmod(secret, 0o400)
+        #expect(source.cloister(["archive", "--export", "--sign", file]).status == 0)
+    }
+
+    func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
+        guard haystack.count >= needle.count else { return nil }
+        return (0...(haystack.count - needle.count)).first { haystack[$0..<$0 + needle.count].elementsEqual(needle) }
+    }
+}
+
+/// An in-memory byte array as a NAR byte source.
+struct ByteArraySource: NARByteSource {
+    let bytes: [UInt8]
+    var position = 0
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = min(buffer.count, bytes.count - position)
+        bytes.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[position..<position + n])) }
+        position += n
+        return n
+    }
+}
