@@ -20,6 +20,9 @@ public struct BuildSettings: Sendable {
     public var extraChrootDirectories: [String] = []
     /// `--disable-chroot` turns this off (not supported by this builder yet: always chroot).
     public var useChroot = true
+    /// `--rounds=N` stores N-1 (client: `build-repeat`): extra builds of each derivation,
+    /// compared with the first.
+    public var buildRepeat = 0
     /// `--cache-failures`: record failed outputs in FailedPaths.
     public var cacheFailures = false
     /// `--lose-logs` turns this off.

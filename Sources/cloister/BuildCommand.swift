@@ -20,6 +20,8 @@ enum BuildCommand {
               --max-silent-time=SECONDS
                                        kill builds silent for longer
               --check                  rebuild valid outputs and compare them
+              --rounds=N               build each derivation N times, failing if the
+                                       outputs differ (default 1)
           -v, --verbosity=LEVEL        0: errors only; 1: progress; 2: and build logs (default;
                                        on a terminal, their last line); 3: full logs everywhere
           -q, --quiet                  same as --verbosity=1
@@ -74,7 +76,7 @@ enum BuildCommand {
         r.settings.printBuildTrace = true
         r.settings.clientUID = Int64(getuid())
         r.settings.clientGID = Int64(getgid())
-        var iterator = OptionIterator(arguments, valued: ["-M", "--max-jobs", "-c", "--cores", "--timeout", "--max-silent-time",
+        var iterator = OptionIterator(arguments, valued: ["-M", "--max-jobs", "-c", "--cores", "--timeout", "--max-silent-time", "--rounds",
                                                          "-v", "--verbosity", "--build-users-group", "--chroot-directory",
                                                          "--log-compression"])
         func number(_ option: String, _ value: String) throws -> Int {
@@ -96,6 +98,9 @@ enum BuildCommand {
             case .value("-c", let v), .value("--cores", let v): r.settings.buildCores = try number("--cores", v)
             case .value("--timeout", let v): r.settings.buildTimeout = try number("--timeout", v); r.timeoutGiven = true
             case .value("--max-silent-time", let v): r.settings.maxSilentTime = try number("--max-silent-time", v)
+            case .value("--rounds", let v):
+                guard let n = Int(v), n >= 1 else { throw UsageError("--rounds: '\(v)' is not a positive number") }
+                r.settings.buildRepeat = n - 1
             case .value("-v", let v), .value("--verbosity", let v): r.verbosity = try number("--verbosity", v)
             case .value("--build-users-group", let v):
                 r.settings.buildUsersGroup = v

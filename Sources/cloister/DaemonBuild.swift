@@ -4,8 +4,8 @@ import WorkerProtocol
 
 /// `cloister build` through the daemon: the options go out as SetOptions (`-K`, `-k`,
 /// `--max-jobs`, `--max-silent-time`, `--cores` in their integer slots, `--timeout` as the
-/// `build-timeout` setting, build traces on), .drv files outside the store are added with
-/// AddTextToStore, QueryMissing says what will be built, BuildPathsWithResults builds while
+/// `build-timeout` setting, `--rounds=N` as `build-repeat` N-1, build traces on), .drv files
+/// outside the store are added with AddTextToStore, QueryMissing says what will be built, BuildPathsWithResults builds while
 /// the stderr channel feeds `BuildProgress`, and QueryDerivationOutputMap gives the paths to
 /// print. Exit status as guix-daemon's worker: 101 timeouts, 100 build failures, else 1.
 enum DaemonBuild {
@@ -93,6 +93,7 @@ enum DaemonBuild {
         o.integers[5] = UInt64(r.settings.maxSilentTime)
         o.integers[10] = UInt64(r.settings.buildCores)
         if r.timeoutGiven { o.overrides.append(ClientOptions.Setting("build-timeout", String(r.settings.buildTimeout))) }
+        if r.settings.buildRepeat > 0 { o.overrides.append(ClientOptions.Setting("build-repeat", String(r.settings.buildRepeat))) }
         return o
     }
 

@@ -98,6 +98,17 @@ struct UnprivilegedDaemonTests {
         #expect(daemon.cloister(["log", probe.drvPath]).out == "probed\n")
         let stat = daemon.shell("stat -c '%u:%g %a %Y' '\(probe.output)' '\(probe.output)/uid'")
         #expect(stat.out == "\(account.uid):\(account.gid) 555 1\n\(account.uid):\(account.gid) 444 1\n")
+        // --rounds through the socket (SetOptions `build-repeat`): a builder that differs each time.
+        let noise = try daemon.derivation("noise", busybox: busybox, script: "cat /proc/sys/kernel/random/uuid > $out")
+        let twice = daemon.cloister(["build", "--rounds=2", noise.file])
+        #expect(twice.status == 1)
+        #expect(twice.err.contains("output ‘\(noise.output)’ of ‘\(noise.drvPath)’ differs from previous round"), "\(twice.err)")
+        #expect(daemon.cloister(["query", "--valid", noise.output]).status == 1)
+        let stable = try daemon.derivation("stable", busybox: busybox, script: "echo round; echo same > $out")
+        let stableBuilt = daemon.cloister(["build", "--rounds=3", stable.file])
+        #expect(stableBuilt.status == 0 && stableBuilt.out == stable.output + "\n")
+        #expect(daemon.cloister(["log", stable.drvPath]).out == "round\n")
+
         // Nothing of the build is left: no chroot, no build tree.
         usleep(200_000)
         #expect(daemon.shell("ls '\(daemon.root)/tmp'").out == "")

@@ -2,7 +2,7 @@
 /// skip what is valid, refuse cached failures, take a build user (pool mode) or a user
 /// namespace, make the build tree and chroot, spawn the sandbox, stream the log to the client
 /// and the log file under the limits, then map the exit status to Guix's message or register
-/// the outputs. The chroot, and failed outputs with it, never outlive the build (SEC-13,
+/// the outputs — all but the locks once per round with `--rounds` (§4.9). The chroot, and failed outputs with it, never outlive the build (SEC-13,
 /// SEC-14: only missing outputs are ever touched, valid paths never are).
 import StoreFormats
 import LocalStore
@@ -84,6 +84,35 @@ struct DerivationBuild {
             }
         }
 
+        // --rounds (§4.9): the whole build N times, each round's outputs compared with the
+        // previous round's (path, NAR hash, references); only the last one registers. Fixed
+        // outputs and --check build once.
+        let rounds = check || plan.fixedOutput ? 1 : max(1, settings.buildRepeat + 1)
+        var previous: [ValidPathInfo]?
+        var firstStart: Int64 = 0
+        for round in 1...rounds {
+            switch try buildRound(missing: missing, last: round == rounds, previous: previous) {
+            case .failed(var result):
+                result.timesBuilt = round
+                return result
+            case .built(let infos, let startTime):
+                if round == 1 { firstStart = startTime }
+                previous = infos
+            }
+        }
+        locks.deleteOnRelease = true
+        return BuildResult(status: .built, timesBuilt: rounds, startTime: firstStart, stopTime: WallClock.secondsSinceEpoch,
+                           builtOutputs: plan.outputs)
+    }
+
+    private enum RoundOutcome {
+        case failed(BuildResult)
+        case built([ValidPathInfo], startTime: Int64)
+    }
+
+    /// One round: build user, tree, chroot, sandbox, log; then the outputs checked against the
+    /// previous round and, in the last round, registered.
+    private func buildRound(missing: [String: StorePath], last: Bool, previous: [ValidPathInfo]?) throws(BuildError) -> RoundOutcome {
         let buildUser = try pool.map { (pool) throws(BuildError) in try pool.acquire() }
         defer { buildUser?.release() }
         // Best effort: the build's own processes all live in its PID namespace and die with it;
@@ -190,16 +219,20 @@ struct DerivationBuild {
                     events.message("note: keeping build directory `\(kept)'")
                 }
             }
-            return BuildResult(status: failure.status, errorMessage: failure.message, timesBuilt: 1,
-                               startTime: startTime, stopTime: WallClock.secondsSinceEpoch)
+            return .failed(BuildResult(status: failure.status, errorMessage: failure.message, timesBuilt: 1,
+                                       startTime: startTime, stopTime: WallClock.secondsSinceEpoch))
         }
 
         let registration = OutputRegistration(plan: plan, store: store, buildUID: buildUser?.uid, deduplicate: settings.deduplicate)
+        var infos: [ValidPathInfo] = []
         do {
             if check {
                 try registration.compare(outputsDirectory: outputsDirectory)
+            } else if last {
+                infos = try registration.register(missing: missing, outputsDirectory: outputsDirectory, previousRound: previous)
             } else {
-                _ = try registration.register(missing: missing, outputsDirectory: outputsDirectory)
+                infos = try registration.inspect(missing: missing, outputsDirectory: outputsDirectory)
+                try registration.compareRound(infos, with: previous)
             }
         } catch {
             if case .hashMismatch(let path, let algorithm, let expected, let actual) = error, settings.printBuildTrace {
@@ -213,9 +246,7 @@ struct DerivationBuild {
             }
             throw error
         }
-        locks.deleteOnRelease = true
-        return BuildResult(status: .built, timesBuilt: 1, startTime: startTime, stopTime: WallClock.secondsSinceEpoch,
-                           builtOutputs: plan.outputs)
+        return .built(infos, startTime: startTime)
     }
 
     /// §1.13 and §4.1: kills and non-zero exits, with Guix's messages.

@@ -31,7 +31,9 @@ struct OutputRegistration {
     /// Registers `missing` (output name → path); returns the infos registered. On failure no
     /// output is left in the store.
     /// `outputsDirectory` is the host directory the builder saw as the store.
-    func register(missing: [String: StorePath], outputsDirectory: String) throws(BuildError) -> [ValidPathInfo] {
+    /// With `previousRound` (`--rounds`), the outputs must match it or nothing is registered.
+    func register(missing: [String: StorePath], outputsDirectory: String,
+                  previousRound: [ValidPathInfo]? = nil) throws(BuildError) -> [ValidPathInfo] {
         let storeFD: FileDescriptor
         let inChroot: FileDescriptor
         do {
@@ -56,19 +58,8 @@ struct OutputRegistration {
                 moved.append(path)
             }
             var infos: [ValidPathInfo] = []
-            let candidates = plan.inputClosure.union(plan.outputs.values)
-            let byHashPart = Dictionary(candidates.map { ($0.hashPart, $0) }, uniquingKeysWith: { a, _ in a })
-            for path in moved {
-                let absolute = path.absolute(in: plan.storeDirectory)
-                let scanner: ReferenceScanner
-                do { scanner = try ReferenceScanner(hashParts: byHashPart.keys.sorted()) } catch { throw .format(error) }
-                let result: (sink: TeeSink<Hasher, ReferenceScanner>, size: UInt64)
-                do { result = try NARDumper.dump(path: absolute, to: TeeSink(Hasher(.sha256), scanner)) }
-                catch { throw .buildFailed("cannot read output `\(absolute)': \(error)") }
-                let references = Set(result.sink.second.found.compactMap { byHashPart[$0] })
-                infos.append(ValidPathInfo(path: path, narHash: result.sink.first.finish(), references: references,
-                                           deriver: plan.derivationPath, narSize: result.size))
-            }
+            for path in moved { infos.append(try info(path, at: path.absolute(in: plan.storeDirectory))) }
+            try compareRound(infos, with: previousRound)
             try ReferenceConstraints(plan: plan, store: store).check(infos)
             if deduplicate {
                 for path in moved { try store.query { try $0.deduplicate(path) } }
@@ -79,6 +70,46 @@ struct OutputRegistration {
             for path in moved { try? storeFD.removeTree(at: Array(path.baseName.utf8)) }
             throw error
         }
+    }
+
+    /// A round before the last (`--rounds`, §4.9): each output checked and canonicalised where
+    /// the builder left it, then hashed and scanned; nothing is moved or registered.
+    func inspect(missing: [String: StorePath], outputsDirectory: String) throws(BuildError) -> [ValidPathInfo] {
+        let inChroot: FileDescriptor
+        do { inChroot = try FileDescriptor.open(outputsDirectory, [.readOnly, .directory, .noFollow]) }
+        catch { throw .system(error) }
+        var infos: [ValidPathInfo] = []
+        for path in missing.values.sorted() {
+            try prepare(path, in: inChroot)
+            infos.append(try info(path, at: outputsDirectory + "/" + path.baseName))
+        }
+        return infos
+    }
+
+    /// §4.9: this round's outputs against the previous round's, by path, NAR hash and references.
+    func compareRound(_ infos: [ValidPathInfo], with previous: [ValidPathInfo]?) throws(BuildError) {
+        guard let previous else { return }
+        for info in infos.sorted(by: { $0.path < $1.path }) {
+            let before = previous.first { $0.path == info.path }
+            if before?.narHash != info.narHash || before?.references != info.references {
+                throw .notDeterministic("output ‘\(info.path.absolute(in: plan.storeDirectory))’ of ‘\(drvText)’ differs from previous round")
+            }
+        }
+    }
+
+    /// NAR hash, size and references (candidates: input closure + own outputs) of `path`,
+    /// read at `location`.
+    private func info(_ path: StorePath, at location: String) throws(BuildError) -> ValidPathInfo {
+        let candidates = plan.inputClosure.union(plan.outputs.values)
+        let byHashPart = Dictionary(candidates.map { ($0.hashPart, $0) }, uniquingKeysWith: { a, _ in a })
+        let scanner: ReferenceScanner
+        do { scanner = try ReferenceScanner(hashParts: byHashPart.keys.sorted()) } catch { throw .format(error) }
+        let result: (sink: TeeSink<Hasher, ReferenceScanner>, size: UInt64)
+        do { result = try NARDumper.dump(path: location, to: TeeSink(Hasher(.sha256), scanner)) }
+        catch { throw .buildFailed("cannot read output `\(path.absolute(in: plan.storeDirectory))': \(error)") }
+        let references = Set(result.sink.second.found.compactMap { byHashPart[$0] })
+        return ValidPathInfo(path: path, narHash: result.sink.first.finish(), references: references,
+                             deriver: plan.derivationPath, narSize: result.size)
     }
 
     /// `--check` (§4.9): each rebuilt output, canonicalised inside the chroot, must have the

@@ -25,6 +25,7 @@ extension DaemonConfiguration {
         s.buildTimeout = buildTimeout
         s.maxSilentTime = maxSilentTime
         s.maxLogSize = maxLogSize
+        s.buildRepeat = buildRepeat
         s.extraChrootDirectories = extraChrootDirectories
         s.useChroot = useChroot
         s.cacheFailures = cacheFailures

@@ -27,6 +27,7 @@ extension LocalStoreService {
             case "build-max-jobs", "max-jobs": s.maxBuildJobs = n
             case "build-cores", "cores": s.buildCores = n
             case "build-max-log-size", "max-log-size": s.maxLogSize = n
+            case "build-repeat", "repeat": s.buildRepeat = n
             default: break
             }
         }
