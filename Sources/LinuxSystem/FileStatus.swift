@@ -17,6 +17,8 @@ public struct FileStatus: Hashable, Sendable {
     public let group: gid_t
     public let modificationSeconds: Int64
     public let modificationNanoseconds: Int64
+    /// 512-byte blocks allocated.
+    public let blocks: Int64
 
     /// Owner-execute: the one permission bit a NAR records.
     public var isOwnerExecutable: Bool { permissions & 0o100 != 0 }
@@ -42,6 +44,7 @@ public struct FileStatus: Hashable, Sendable {
         group = st.st_gid
         modificationSeconds = Int64(st.st_mtim.tv_sec)
         modificationNanoseconds = Int64(st.st_mtim.tv_nsec)
+        blocks = Int64(st.st_blocks)
     }
 }
 

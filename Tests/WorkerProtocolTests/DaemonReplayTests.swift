@@ -56,7 +56,7 @@ final class DaemonReplayTests {
         daemon.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
         daemon.arguments = ["--mount", "--propagation", "private", "/bin/sh", "-c", script, "replay-daemon",
                             Self.daemonBinary, "--listen=" + root + "/sock", "--chroot-directory=/bin/sh=/bin/busybox",
-                            "--log-compression=bzip2"]
+                            "--log-compression=bzip2", "--disable-deduplication"]
         daemon.environment = env
         daemon.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try daemon.run()

@@ -127,7 +127,9 @@ public final class DaemonServer: @unchecked Sendable {
         }
         let service = LocalStoreService(store: store, substituteURLs: configuration.useSubstitutes ? configuration.substituteURLs : [],
                                         configuration: configuration, clientUID: peer?.uid, clientGID: peer?.gid)
-        let session = ServerSession(stream: stream, service: service, client: client, storeDirectory: store.storeDirectory)
+        // Activity ids carry the worker's pid in their high bits, as nix-daemon's do.
+        let session = ServerSession(stream: stream, service: service, client: client, storeDirectory: store.storeDirectory,
+                                    activityIDBase: UInt64(UInt32(bitPattern: ProcessEnvironment.processID)) << 32)
         session.onHandshake = { [self] _, _ in try makeUserProfileDirectory(client) }
         _ = session.run()
     }

@@ -15,6 +15,10 @@ public final class LocalStoreService: StoreService {
     /// The daemon's build settings with this session's client options applied
     /// (`LocalStoreService+Build.swift`).
     var buildSettings: BuilderSettings
+    /// The session's activity log and dialect (set after the handshake).
+    var activityLog: ActivityLog?
+    /// Nix clients get Nix's messages, activities and path-info fields; Guix keeps guix-daemon's.
+    var isNix: Bool { activityLog?.dialect == .nix }
 
     public init(store: LocalStore, substituteURLs: [String] = [], configuration: DaemonConfiguration = DaemonConfiguration(),
                 clientUID: UInt32? = nil, clientGID: UInt32? = nil) {
@@ -31,6 +35,8 @@ public final class LocalStoreService: StoreService {
         StoreServiceError("\(what) is not available in this daemon yet")
     }
 
+    public func sessionStarted(_ log: ActivityLog) { activityLog = log }
+
     public func setOptions(_ options: ClientOptions, settings: [ClientOptions.Setting]) throws {
         for s in settings { self.settings[s.name] = s.value }
         applyBuildOptions(options, settings)
@@ -40,8 +46,10 @@ public final class LocalStoreService: StoreService {
 
     public func queryPathInfo(_ path: StorePath) throws -> PathInfoRecord? {
         guard let info = try store.queryPathInfo(path) else { return nil }
-        return PathInfoRecord(path: info.path, deriver: info.deriver, narHash: info.narHash, references: info.sortedReferences,
-                              registrationTime: UInt64(max(info.registrationTime, 0)), narSize: info.narSize)
+        var record = PathInfoRecord(path: info.path, deriver: info.deriver, narHash: info.narHash, references: info.sortedReferences,
+                                    registrationTime: UInt64(max(info.registrationTime, 0)), narSize: info.narSize)
+        if isNix { try addNixFields(&record, info) }
+        return record
     }
 
     public func queryReferrers(_ path: StorePath) throws -> [StorePath] { try store.queryReferrers(path) }
@@ -162,32 +170,6 @@ public final class LocalStoreService: StoreService {
     /// The permanent roots (gcroots, profiles, indirect roots), link -> target.
     public func findRoots(censor: Bool) throws -> [(String, StorePath)] {
         try store.findRoots().sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-    }
-
-    /// CollectGarbage: a `maxFreed` of 0 means no limit (old Nix and Guix clients send 0 or
-    /// 2^63-1 for "all").
-    public func collectGarbage(_ request: GCRequest) throws -> GCResult {
-        let action: GCOptions.Action
-        switch request.action {
-        case .returnLive: action = .returnLive
-        case .returnDead: action = .returnDead
-        case .deleteDead: action = .deleteDead
-        case .deleteSpecific: action = .deleteSpecific(request.paths)
-        }
-        let result = try store.collectGarbage(GCOptions(action: action, maxFreed: request.maxFreed == 0 ? .max : request.maxFreed))
-        return GCResult(paths: result.paths, bytesFreed: result.bytesFreed)
-    }
-
-    /// VerifyStore: problems go to the client as messages; errors remain when contents differ
-    /// from the database (repair fixes metadata, never blesses modified contents).
-    public func verifyStore(checkContents: Bool, repair: Bool, log: LogSink) throws -> Bool {
-        let result = try store.verifyStore(checkContents: checkContents, repair: repair)
-        for line in result.problems { try log(.next(Array((line + "\n").utf8))) }
-        return !result.modifiedPaths.isEmpty
-    }
-    public func optimiseStore(log: LogSink) throws { _ = try store.optimiseStore() }
-    public func addSignatures(_ path: StorePath, _ signatures: [String]) throws {
-        throw StoreServiceError("the Guix store database (schema 7) keeps no signatures")
     }
 
     public func substituteURLs() throws -> [String] {

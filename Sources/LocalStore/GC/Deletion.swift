@@ -8,14 +8,14 @@ import LinuxSystem
 
 extension LocalStore {
     /// Moves `name` (a top-level store entry) into `trash` and deletes it; returns the bytes
-    /// freed (sizes of regular files whose last link went).
+    /// freed (sizes of files and symlinks whose last link went, as deletePath counts them).
     func deleteStoreEntry(_ name: [UInt8], trash: FileDescriptor) throws(LocalStoreError) -> UInt64 {
         do {
             let status: FileStatus
             do { status = try storeFD.status(at: name) } catch where error.errno == .noSuchFile { return 0 }
             guard status.type == .directory else {
                 try storeFD.remove(at: name)
-                return status.type == .regular && status.linkCount == 1 ? UInt64(status.size) : 0
+                return status.linkCount == 1 ? UInt64(status.size) : 0
             }
             // Moving a directory to another parent rewrites its `..`: it must be writable.
             let directory = try storeFD.openDirectory(at: name)
@@ -34,7 +34,7 @@ extension LocalStore {
         guard let status = try? parent.status(at: name) else { return 0 }
         guard status.type == .directory else {
             guard (try? parent.remove(at: name)) != nil else { return 0 }
-            return status.type == .regular && status.linkCount == 1 ? UInt64(status.size) : 0
+            return status.linkCount == 1 ? UInt64(status.size) : 0
         }
         guard let directory = try? parent.openDirectory(at: name) else { return 0 }
         if status.permissions & 0o700 != 0o700 { _ = try? directory.changeMode(0o700) }

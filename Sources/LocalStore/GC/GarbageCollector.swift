@@ -70,7 +70,9 @@ extension LocalStore {
             results.paths = live.map(absolute).sorted()
             return results
         case .returnDead:
-            results.paths = try queryAllValidPaths().filter { !live.contains($0) }.map(absolute).sorted()
+            // Invalid entries (leftovers of failed builds and adds) are garbage too.
+            let invalid = try invalidEntries(tempRoots: tempRoots).map { layout.storePath + "/" + String(decoding: $0, as: UTF8.self) }
+            results.paths = (try queryAllValidPaths().filter { !live.contains($0) }.map(absolute) + invalid).sorted()
             return results
         case .deleteSpecific(let paths):
             var doomed = Set<StorePath>()
@@ -85,6 +87,7 @@ extension LocalStore {
                 for path in doomed where !paths.contains(path) { doomed.remove(path) }
             }
             try deletePaths(doomed, options: options, results: &results)
+            try removeUnusedLinks(results: &results)
         case .deleteDead:
             try deleteInvalidEntries(tempRoots: tempRoots, results: &results)
             let dead = Set(try queryAllValidPaths()).subtracting(live)
@@ -168,13 +171,14 @@ extension LocalStore {
         return order
     }
 
-    /// Invalid top-level entries of the store: leftovers of interrupted adds and failed builds.
-    func deleteInvalidEntries(tempRoots: Set<String>, results: inout GCResults) throws(LocalStoreError) {
+    /// Invalid top-level entries of the store: leftovers of interrupted adds and failed builds,
+    /// sparing temp roots, `.lock`/`.chroot` files of paths being built and locks still held.
+    func invalidEntries(tempRoots: Set<String>) throws(LocalStoreError) -> [[UInt8]] {
         let names: [[UInt8]]
         do { names = try storeFD.entryNames() } catch { throw .system(error) }
-        let trash = try openTrash()
         // Pids with a temp-roots file (`<pid>` or `<pid>-<n>`); readTempRoots removed the dead.
         let liveTempRootOwners = Set(listTempRootFiles().map { String($0.prefix { $0 != "-" }) })
+        var found: [[UInt8]] = []
         for name in names {
             let text = String(decoding: name, as: UTF8.self)
             if text == ".links" || text == "trash" { continue }
@@ -184,11 +188,10 @@ extension LocalStore {
                 let owner = String(text[..<(text.lastIndex(of: ".") ?? text.endIndex)])
                 if tempRoots.contains(layout.storePath + "/" + owner) { continue }
                 if text.hasSuffix(".lock") {
-                    // In use by a live locker? Take it ourselves, mark it stale, then delete.
+                    // In use by a live locker? (A lock we can take is stale.)
                     guard let fd = try? storeFD.open(at: name, [.readWrite, .noFollow]),
                           (try? fd.lock(.write, wait: false)) == true else { continue }
-                    _ = try? storeFD.remove(at: name)
-                    _ = try? fd.writeAll([UInt8(ascii: "d")])
+                    found.append(name)
                     continue
                 }
             }
@@ -200,7 +203,29 @@ extension LocalStore {
                 let pid = String(text.dropFirst(".tmp-link-".count).prefix { $0 != "-" })
                 if !pid.isEmpty && liveTempRootOwners.contains(pid) { continue }
             }
+            found.append(name)
+        }
+        return found
+    }
+
+    /// Deletes the invalid entries (`invalidEntries`), listing each in `results`.
+    func deleteInvalidEntries(tempRoots: Set<String>, results: inout GCResults) throws(LocalStoreError) {
+        let trash = try openTrash()
+        for name in try invalidEntries(tempRoots: tempRoots) {
+            let full = layout.storePath + "/" + String(decoding: name, as: UTF8.self)
+            if name.count > 5 && name.suffix(5).elementsEqual(".lock".utf8) {
+                // Take the lock ourselves, mark it stale for anyone who opened it, then delete.
+                guard let fd = try? storeFD.open(at: name, [.readWrite, .noFollow]),
+                      (try? fd.lock(.write, wait: false)) == true else { continue }
+                let size = (try? fd.status().size) ?? 0
+                _ = try? storeFD.remove(at: name)
+                _ = try? fd.writeAll([UInt8(ascii: "d")])
+                results.bytesFreed += UInt64(max(size, 0))
+                results.paths.append(full)
+                continue
+            }
             results.bytesFreed += try deleteStoreEntry(name, trash: trash)
+            results.paths.append(full)
         }
     }
 

@@ -133,14 +133,19 @@ extension LocalStore {
         try requireWritable()
         var total = OptimiseStatistics()
         for path in try queryAllValidPaths() {
-            guard let locks = try lockPaths([path]) else { continue }
-            defer { locks.release() }
-            let base = Array(path.baseName.utf8)
-            guard (try? storeFD.status(at: base)) != nil else { continue }
-            let s = try optimisePath(in: storeFD, name: base)
+            guard let s = try optimiseValidPath(path) else { continue }
             total.filesLinked += s.filesLinked
             total.bytesFreed += s.bytesFreed
         }
         return total
+    }
+
+    /// Deduplicates one valid path under its lock; nil if it is locked or gone.
+    public func optimiseValidPath(_ path: StorePath) throws(LocalStoreError) -> OptimiseStatistics? {
+        guard let locks = try lockPaths([path]) else { return nil }
+        defer { locks.release() }
+        let base = Array(path.baseName.utf8)
+        guard (try? storeFD.status(at: base)) != nil else { return nil }
+        return try optimisePath(in: storeFD, name: base)
     }
 }

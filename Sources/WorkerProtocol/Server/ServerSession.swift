@@ -19,6 +19,10 @@ public final class ServerSession {
     /// creates the per-user profile directory here); an error refuses the client.
     public var onHandshake: ((Negotiated, Handshake.ClientHello) throws -> Void)?
     public private(set) var negotiated: Negotiated?
+    /// The session's activity log, once the handshake is done.
+    public private(set) var activities: ActivityLog?
+    /// High bits of activity ids (the daemon passes its pid << 32, as nix-daemon's ids carry it).
+    public let activityIDBase: UInt64
     public private(set) var operationsServed = 0
 
     public enum End: Equatable, Sendable {
@@ -29,7 +33,8 @@ public final class ServerSession {
     }
 
     public init(stream: ByteStream, service: StoreService, client: ClientIdentity, storeDirectory: StoreDirectory,
-                limits: WireLimits = .default, versionText: String = "cloister 0.1") {
+                limits: WireLimits = .default, versionText: String = "cloister 0.1", activityIDBase: UInt64 = 0) {
+        self.activityIDBase = activityIDBase
         self.reader = WireReader(stream, limits: limits)
         self.writer = WireWriter(stream)
         self.service = service
@@ -50,6 +55,11 @@ public final class ServerSession {
             self.negotiated = negotiated
             v = negotiated
             try onHandshake?(v, hello)
+            let log = ActivityLog(dialect: v.dialect, receivesActivities: v.hasActivities, idBase: activityIDBase) {
+                [unowned self] message throws(WorkerProtocolError) in try self.log(message)
+            }
+            activities = log
+            service.sessionStarted(log)
             try StderrMessage.last.encode(to: writer, v)
             try writer.flush()
         } catch {

@@ -210,7 +210,13 @@ extension ServerSession {
             }
         case .queryMissing(let list):
             try serve(v) {
-                let m = try service.queryMissing(list)
+                // Nix's Store::queryMissing runs inside this debug-level activity (misc.cc).
+                let m: MissingPaths
+                if let log = activities {
+                    m = try log.within(.unknown, level: .debug, text: "querying info about missing paths") { _ in try service.queryMissing(list) }
+                } else {
+                    m = try service.queryMissing(list)
+                }
                 try reply(.missing(willBuild: paths(m.willBuild), willSubstitute: paths(m.willSubstitute), unknown: paths(m.unknown),
                                    downloadSize: m.downloadSize, narSize: m.narSize), v, ctx)
             }

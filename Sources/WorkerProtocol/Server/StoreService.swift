@@ -90,6 +90,10 @@ public enum AddMethod: Hashable, Sendable {
 /// error whose description is fit for a user). Trust checks are made by `ServerSession`
 /// before these are called; arguments have already passed the wire limits.
 public protocol StoreService: AnyObject {
+    /// Called once after the handshake: the session's dialect and activity log (for services
+    /// whose messages differ by dialect or that report Nix activities).
+    func sessionStarted(_ log: ActivityLog)
+
     /// The client's `SetOptions`, after the session has filtered them by trust; `settings`
     /// are the effective overrides (untrusted, non-whitelisted names carry `untrusted-`).
     func setOptions(_ options: ClientOptions, settings: [ClientOptions.Setting]) throws
@@ -151,6 +155,7 @@ public protocol StoreService: AnyObject {
 
 /// Defaults for what a store without substituters, builders or failure cache answers.
 extension StoreService {
+    public func sessionStarted(_ log: ActivityLog) {}
     public func setOptions(_ options: ClientOptions, settings: [ClientOptions.Setting]) throws {}
     public func queryValidPaths(_ paths: [StorePath]) throws -> [StorePath] {
         try paths.filter { try isValidPath($0) }

@@ -1,0 +1,87 @@
+/// The path-info fields Nix clients get and Guix's schema-7 database has no column for
+/// (formats.md §2, §6.5): `ca`, `ultimate` and `sigs`.
+///
+/// - `ca` is recomputed, not stored: a content address is a checkable fact, so a path gets the
+///   one that reproduces its store path — `fixed:r:sha256` from the NAR hash (no I/O), and for
+///   objects of at most `contentAddressProbeLimit` NAR bytes `text:sha256`, flat
+///   `fixed:<algo>` and recursive `fixed:r:<algo>` for sha1/sha512/md5. (Nix 2.8 stores what the
+///   adder claimed, so a content-addressed path imported without a claim shows `""` there and
+///   its address here.)
+/// - `ultimate` (Nix: "built locally") is true for an input-addressed path that is a recorded
+///   output of its valid deriver.
+/// - `sigs` live in `<state>/signatures/<base name>`: first line the registration time and NAR
+///   hash of the path they were added for (so a deleted and re-added path starts unsigned, as
+///   in Nix), then one signature per line, sorted and unique (Nix keeps a set).
+import StoreFormats
+import WorkerProtocol
+import LocalStore
+import LinuxSystem
+
+extension LocalStoreService {
+    static let contentAddressProbeLimit: UInt64 = 256 << 10
+
+    func addNixFields(_ record: inout PathInfoRecord, _ info: ValidPathInfo) throws {
+        record.contentAddress = contentAddress(of: info)
+        if record.contentAddress == nil, let deriver = info.deriver {
+            record.ultimate = (try? store.queryValidDerivers(info.path).contains(deriver)) ?? false
+        }
+        record.signatures = signatures(of: info)
+    }
+
+    func contentAddress(of info: ValidPathInfo) -> String? {
+        let path = info.path
+        let store = self.store.storeDirectory
+        let others = info.references.filter { $0 != path }.sorted()
+        let selfReference = others.count != info.references.count
+        func fixed(_ method: IngestionMethod, _ hash: Hash) -> String? {
+            guard let made = try? store.makeFixedOutputPath(method: method, hash: hash, name: path.name, references: others,
+                                                            hasSelfReference: selfReference), made == path else { return nil }
+            return "fixed:\(method.prefix)\(hash.algorithm.rawValue):\(hash.nix32)"
+        }
+        if info.narHash.algorithm == .sha256, let ca = fixed(.recursive, info.narHash) { return ca }
+        guard info.narSize <= Self.contentAddressProbeLimit else { return nil }
+        let absolute = self.store.layout.absolute(path)
+        if let status = try? HostPath.status(absolute), status.type == .regular,
+           let contents = try? FileDescriptor.open(absolute, [.readOnly, .noFollow]).readAll() {
+            let sha256 = Hasher.hash(.sha256, contents)
+            if !selfReference, let made = try? store.makeTextPath(name: path.name, contentHash: sha256, references: others), made == path {
+                return "text:sha256:\(sha256.nix32)"
+            }
+            if let ca = fixed(.flat, sha256) { return ca }
+            for algorithm in [HashAlgorithm.sha1, .sha512, .md5] {
+                if let ca = fixed(.flat, Hasher.hash(algorithm, contents)) { return ca }
+            }
+        }
+        for algorithm in [HashAlgorithm.sha1, .sha512, .md5] {
+            guard let dumped = try? NARDumper.dump(path: absolute, to: Hasher(algorithm)) else { return nil }
+            if let ca = fixed(.recursive, dumped.sink.finish()) { return ca }
+        }
+        return nil
+    }
+
+    var signaturesDirectory: String { store.layout.stateDirectory + "/signatures" }
+
+    func signatureStamp(_ info: ValidPathInfo) -> String { "\(info.registrationTime) \(info.narHash.prefixedBase16)" }
+
+    func signatures(of info: ValidPathInfo) -> [String] {
+        guard let bytes = try? FileDescriptor.open(signaturesDirectory + "/" + info.path.baseName, [.readOnly, .noFollow]).readAll() else { return [] }
+        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
+        guard lines.first == signatureStamp(info) else { return [] }
+        return Array(lines.dropFirst())
+    }
+
+    /// AddSignatures (op 37, Nix only: Guix has no such operation): merges into the set.
+    public func addSignatures(_ path: StorePath, _ new: [String]) throws {
+        guard let info = try store.queryPathInfo(path) else { throw StoreServiceError.invalidPath(context.render(path)) }
+        let all = Set(signatures(of: info)).union(new.filter { !$0.isEmpty && !$0.contains("\n") }).sorted()
+        let text = ([signatureStamp(info)] + all).joined(separator: "\n") + "\n"
+        try DaemonServer.makeDirectories(signaturesDirectory)
+        let final = signaturesDirectory + "/" + path.baseName
+        let temporary = final + ".tmp-\(ProcessEnvironment.processID)"
+        let fd = try FileDescriptor.open(temporary, [.writeOnly, .create, .truncate], mode: 0o644)
+        try fd.writeAll(Array(text.utf8))
+        try fd.close()
+        let directory = try FileDescriptor.currentDirectory.openDirectory(at: signaturesDirectory)
+        try directory.rename(at: Array((path.baseName + ".tmp-\(ProcessEnvironment.processID)").utf8), to: directory, Array(path.baseName.utf8))
+    }
+}
