@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import StoreFormats
 import Testing
+import WorkerProtocol
 
 /// Signed export and import between two `cloister-daemon` processes, driven by the CLI
 /// (formats.md §3.5, §5.4; guix-daemon.md §7.4): `archive --generate-key` writes Guix's key
@@ -168,6 +169,49 @@ final class SignedArchiveTests {
         #expect(exposed.status == 1 && exposed.err == "cloister: archive: file `\(secret)' should be secret (inaccessible to everybody else)!\n")
         chmod(secret, 0o400)
         #expect(source.cloister(["archive", "--export", "--sign", file]).status == 0)
+    }
+
+    /// A client speaking 0x164 as guix/store.scm does: `export-paths` with `sign? #t` (the
+    /// client writes the `1` before each item and the final `0`), `import-paths` into the next
+    /// daemon, references kept; an unsigned archive is refused even for this trusted (root) client.
+    @Test func guixClientExportsSignedAndImports() throws {
+        #expect(source.cloister(["archive", "--generate-key"]).status == 0)
+        let publicKeyText = try String(contentsOfFile: source.root + "/etc/signing-key.pub", encoding: .utf8)
+        let directory = try StoreDirectory(store)
+        func guixClient(_ daemon: CLIDaemon) throws -> (WorkerClient, SocketFD) {
+            let fd = try SocketFD(connectingTo: daemon.root + "/state/daemon-socket/socket")
+            return (try WorkerClient(stream: fd, version: .guix, storeDirectory: directory, options: .guixDefault), fd)
+        }
+        let (archive, unsigned, dep, top): ([UInt8], [UInt8], StorePath, StorePath) = try {
+            let (c, fd) = try guixClient(source)
+            defer { _ = fd }
+            let dep = try c.addTextToStore(name: "dep", text: Array("dependency\n".utf8))
+            let top = try c.addTextToStore(name: "top", text: Array("uses \(dep.absolute(in: directory))\n".utf8), references: [dep])
+            var signed: [UInt8] = [], plain: [UInt8] = []
+            for p in [dep, top] {
+                let sink = BufferSink()
+                #expect(try c.call(.exportPath(p, sign: true), dataSink: sink) == .int(1))
+                signed += [1, 0, 0, 0, 0, 0, 0, 0] + sink.bytes
+                let unsignedSink = BufferSink()
+                _ = try c.call(.exportPath(p, sign: false), dataSink: unsignedSink)
+                plain += [1, 0, 0, 0, 0, 0, 0, 0] + unsignedSink.bytes
+            }
+            return (signed + [0, 0, 0, 0, 0, 0, 0, 0], plain + [0, 0, 0, 0, 0, 0, 0, 0], dep, top)
+        }()
+
+        try switchToTarget()
+        _ = try target.file("source.pub", publicKeyText)
+        #expect(target.shell("'\(CLIDaemon.cloisterBinary)' archive --authorize < '\(target.root)/source.pub'").status == 0)
+        let (c, fd) = try guixClient(target)
+        defer { _ = fd }
+        #expect(throws: WorkerProtocolError.remote(message: "imported archive of `\(dep.absolute(in: directory))' lacks a signature", status: 1)) {
+            try c.call(.importPaths, dataSource: MemoryStream(input: unsigned))
+        }
+        #expect(try c.isValidPath(dep) == false)
+        let reply = try c.call(.importPaths, dataSource: MemoryStream(input: archive, maxReadSize: 4093))
+        #expect(reply == .strings([dep, top].map { $0.absolute(in: directory) }))
+        #expect(try c.strings(.queryReferences(top)) == [dep.absolute(in: directory)])
+        #expect((try? String(contentsOfFile: top.absolute(in: directory), encoding: .utf8)) == "uses \(dep.absolute(in: directory))\n")
     }
 
     func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {

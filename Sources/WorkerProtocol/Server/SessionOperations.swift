@@ -150,7 +150,8 @@ extension ServerSession {
                 // §7.4); Nix checks (narinfo-style) signatures of untrusted clients only.
                 let policy: ImportPolicy = v.isGuix ? .guixSignature : trusted ? .unchecked : .nixSignature
                 let imported = try service.importPaths(stream, policy: policy)
-                try reply(.strings(paths(imported)), v, ctx)
+                // In import order, as both daemons reply (a list, not a set).
+                try reply(.strings(imported.map(ctx.render)), v, ctx)
             }
         case .addTempRoot(let p):
             try serve(v) { try service.addTempRoot(p); try reply(.int(1), v, ctx) }
