@@ -79,7 +79,8 @@ enum ReplayMask {
             if tm != om {
                 let at = Array(zip(tm, om)).firstIndex { $0 != $1 } ?? min(tm.count, om.count)
                 func show(_ l: [StderrMessage]) -> String { at < l.count ? describe(l[at]) : "(end)" }
-                return "#\(i) \(name): stderr #\(at) is \(show(om)), Nix sent \(show(tm)) (\(om.count) vs \(tm.count) messages)"
+                let ourError = o.messages.compactMap { if case .error(let e) = $0 { return " [our error: \(e.message)]" } else { return nil } }.first ?? ""
+                return "#\(i) \(name): stderr #\(at) is \(show(om)), Nix sent \(show(tm)) (\(om.count) vs \(tm.count) messages)\(ourError)"
             }
             if reply(t.reply) != reply(o.reply) { return "#\(i) \(name): reply \(String(describing: o.reply)) vs \(String(describing: t.reply))" }
         }

@@ -115,6 +115,14 @@ final class Scheduler: @unchecked Sendable {
             plan = try BuildPlanner.plan(derivationPath: goal.drvPath, derivation: goal.derivation, inputClosure: closure,
                                          store: store.layout.storeDirectory, settings: settings)
         } catch {
+            // A derivation whose outputs are all valid is done, whatever its builder: guix-daemon
+            // and nix-daemon look at the outputs before the builder (haveDerivation).
+            var outputs: [String: StorePath] = [:]
+            for (name, output) in goal.derivation.outputs { if let path = output.path { outputs[name] = path } }
+            if !goal.check, !outputs.isEmpty, outputs.count == goal.derivation.outputs.count,
+               let valid = try? store.query({ try $0.queryValidPaths(Array(outputs.values)) }), valid.count == Set(outputs.values).count {
+                return BuildResult(status: .alreadyValid, builtOutputs: outputs)
+            }
             if settings.printBuildTrace {
                 events.message("@ build-failed \(store.layout.absolute(goal.drvPath)) - 1 \(error.description)")
             }

@@ -55,17 +55,35 @@ extension LocalStoreService {
         }
     }
 
+    /// `runBuilds` inside Nix's worker frame (Nix clients; `NixBuildProgress.swift`).
+    func runBuildsReporting(_ targets: [BuilderTarget], mode: UInt64, log: LogSink) throws -> [BuilderResult] {
+        var results: [BuilderResult] = []
+        let goals = targets.filter { if case .derivation = $0 { return true } else { return false } }
+        _ = try withNixBuildFrame(derivationGoals: goals.count) {
+            results = runBuilds(targets, mode: mode, log: log)
+            return zip(targets, results).map { target, result in
+                if case .derivation = target { return BuilderResultSummary(isDerivationGoal: true, alreadyValid: result.status == .alreadyValid) }
+                return BuilderResultSummary(isDerivationGoal: false, alreadyValid: false)
+            }
+        }
+        return results
+    }
+
     public func buildPaths(_ paths: [DerivedPath], mode: UInt64, log: LogSink) throws {
         let targets = targets(paths)
-        let results = runBuilds(targets, mode: mode, log: log)
+        let results = try runBuildsReporting(targets, mode: mode, log: log)
         if let failure = DerivationBuilder.failureMessage(targets: targets, results: results, store: store.storeDirectory) {
             throw StoreServiceError(failure.message, status: UInt64(failure.status))
         }
     }
 
     public func buildPathsWithResults(_ paths: [DerivedPath], mode: UInt64, log: LogSink) throws -> [(DerivedPath, BuildResult)] {
-        let results = runBuilds(targets(paths), mode: mode, log: log)
-        return zip(paths, results.map(Self.wire)).map { ($0, $1) }
+        let results = try runBuildsReporting(targets(paths), mode: mode, log: log)
+        return zip(paths, results).map { path, result in
+            var wire = Self.wire(result)
+            if case .built(let drv, _) = path { wire.builtOutputs = realisations(drv, result.builtOutputs) }
+            return (path, wire)
+        }
     }
 
     public func ensurePath(_ path: StorePath, log: LogSink) throws {
@@ -76,10 +94,19 @@ extension LocalStoreService {
     public func buildDerivation(_ drvPath: StorePath, _ derivation: WireDerivation, mode: UInt64, log: LogSink) throws -> BuildResult {
         let resolved = try derivation.derivation(context)
         let builder = DerivationBuilder(store: store, settings: buildSettings)
-        return withoutActuallyEscaping(log) { log in
-            let relay = EventRelay(log: log, cancel: { builder.cancel() })
-            return Self.wire(builder.buildDerivation(drvPath, resolved, mode: BuilderMode(rawValue: mode) ?? .normal) { relay.send($0) })
+        var result: BuilderResult?
+        _ = try withNixBuildFrame(derivationGoals: 1) {
+            let r = withoutActuallyEscaping(log) { log in
+                let relay = EventRelay(log: log, cancel: { builder.cancel() })
+                return builder.buildDerivation(drvPath, resolved, mode: BuilderMode(rawValue: mode) ?? .normal) { relay.send($0) }
+            }
+            result = r
+            return [BuilderResultSummary(isDerivationGoal: true, alreadyValid: r.status == .alreadyValid)]
         }
+        guard let result else { throw StoreServiceError("the build did not run") }
+        var wire = Self.wire(result)
+        wire.builtOutputs = realisations(drvPath, result.builtOutputs)
+        return wire
     }
 
     /// Every derivation of the closure that would be built, and what can be neither built nor
