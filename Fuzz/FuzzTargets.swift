@@ -15,6 +15,7 @@ enum FuzzTargets {
         "aterm": ATermTarget.run,
         "narinfo": NarInfoTarget.run,
         "sexp": SExpressionTarget.run,
+        "import": ImportTarget.run,
     ]
 
     static let selected: (@Sendable (UnsafeRawBufferPointer) -> Void)? = {

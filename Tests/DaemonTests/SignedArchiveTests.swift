@@ -214,6 +214,29 @@ final class SignedArchiveTests {
         #expect((try? String(contentsOfFile: top.absolute(in: directory), encoding: .utf8)) == "uses \(dep.absolute(in: directory))\n")
     }
 
+    /// Guix's `current-acl`: with no `acl` file the daemon's own public key is the ACL, so a
+    /// daemon imports what it signed; once an ACL names other keys only, its own are refused.
+    @Test func ownKeyIsTheACLUntilThereIsOne() throws {
+        #expect(source.cloister(["archive", "--generate-key"]).status == 0)
+        let (file, _) = try addItems()
+        let signed = try export([file], sign: true, to: "own.export")
+        #expect(source.cloister(["gc", "--delete", file]).status == 0 && !isValid(source, file))
+        let own = try importInto(source, signed)
+        #expect(own.status == 0 && own.out == file + "\n")
+
+        let stranger = try GuixKeyPair.generate().publicKey
+        let acl = "(acl (entry \(stranger.description) (tag (guix import))))"
+        _ = try source.file("etc/acl", acl)
+        #expect(source.cloister(["gc", "--delete", file]).status == 0)
+        let refused = try importInto(source, signed)
+        #expect(refused.status == 1 && refused.err.hasPrefix("cloister: archive: unauthorized public key: (public-key \n"))
+        #expect(!isValid(source, file))
+        // An ACL that is not one is an error, not an empty list.
+        _ = try source.file("etc/acl", "(acl (entry (public-key (ecc (curve Ed25519) (q #00#))) (tag (guix import)))")
+        let broken = try importInto(source, signed)
+        #expect(broken.status == 1 && broken.err.contains("invalid access-control list"))
+    }
+
     func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
         guard haystack.count >= needle.count else { return nil }
         return (0...(haystack.count - needle.count)).first { haystack[$0..<$0 + needle.count].elementsEqual(needle) }
