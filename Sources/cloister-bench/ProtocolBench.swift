@@ -3,10 +3,16 @@ import StoreFormats
 import WorkerProtocol
 import LinuxSystem
 
-/// Worker-protocol round trips: QueryPathInfo per second over one connection and over 8
-/// concurrent ones against `cloister-daemon` (the binary beside this one, on a temp store),
-/// with Debian's `nix-daemon --stdio` (same client code, same op, its own temp store) as the
-/// reference; and the cost of a new connection's handshake (reference: a bare connect/close).
+/// Worker-protocol costs against `cloister-daemon` (the binary beside this one, or
+/// `CLOISTER_BENCH_DAEMON`, on a temp store), with Debian's nix-daemon as the reference:
+/// - QueryPathInfo round trips per second over one connection and over 8 concurrent ones
+///   (reference: `nix-daemon --stdio`, same client code, same op, its own temp store);
+/// - a new connection's handshake as the daemon serves it: connect until `STDERR_LAST`, one
+///   connection at a time with a pause between them (so the daemon is idle when it arrives),
+///   median; for the default mode (pre-spawned workers), for `CLOISTER_SPARE_WORKERS=0`
+///   (a worker started per connection, the previous behaviour) and for thread mode
+///   (reference: `nix-daemon --daemon`, which forks per connection, when run as root);
+/// - connections per second back to back (connect, handshake, close, no pause).
 enum ProtocolBench {
     static let seconds = 2.0
 
@@ -14,7 +20,8 @@ enum ProtocolBench {
         let dir = work.path + "/protocol-\(getpid())"
         defer { _ = try? Program.run("/bin/rm", ["-rf", dir]) }
         let selfPath = (try? FileDescriptor.currentDirectory.readLink(at: Array("/proc/self/exe".utf8))).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        let daemonPath = String(selfPath[..<(selfPath.lastIndex(of: "/") ?? selfPath.endIndex)]) + "/cloister-daemon"
+        let daemonPath = getenv("CLOISTER_BENCH_DAEMON").map { String(cString: $0) }
+            ?? String(selfPath[..<(selfPath.lastIndex(of: "/") ?? selfPath.endIndex)]) + "/cloister-daemon"
         guard access(daemonPath, X_OK) == 0 else {
             print("bench protocol: skipped (build cloister-daemon beside cloister-bench: swift build -c release --scratch-path .build-release)")
             return
@@ -24,13 +31,15 @@ enum ProtocolBench {
         env["GUIX_STATE_DIRECTORY"] = dir + "/var"
         env["GUIX_LOG_DIRECTORY"] = dir + "/log"
         env["GUIX_CONFIGURATION_DIRECTORY"] = dir + "/etc"
+        env.removeValue(forKey: "CLOISTER_THREAD_PER_CONNECTION")
+        env.removeValue(forKey: "CLOISTER_SPARE_WORKERS")
         _ = try Program.run("/bin/mkdir", ["-p", dir])
-        let socket = dir + "/sock"
-        let daemon = try Program.start(daemonPath, ["--listen=" + socket], environment: env, logPath: dir + "/daemon.log")
-        defer { try? daemon.signal(SIGTERM); _ = try? daemon.wait() }
-        for _ in 0..<200 where access(socket, F_OK) != 0 { usleep(10_000) }
         let store = try StoreDirectory(dir + "/store")
 
+        // Default mode: pre-spawned workers.
+        let socket = dir + "/sock"
+        var daemon: ProcessHandle? = try startDaemon(daemonPath, ["--listen=" + socket], env, socket: socket, log: dir + "/daemon.log")
+        defer { if let daemon { stop(daemon) } }
         @Sendable func connect() throws -> (WorkerClient, FileDescriptor) {
             let fd = try Socket.connectUnix(path: socket)
             return (try WorkerClient(stream: FDStream(fd), storeDirectory: store, options: .nixDefault()), fd)
@@ -40,15 +49,31 @@ enum ProtocolBench {
         let ours1 = try roundTrips(first, path)
         let ours8 = try concurrent(8) { let (c, fd) = try connect(); defer { try? fd.close() }; return try roundTrips(c, path) }
         try? firstFD.close()
+        let handshake = try handshakeMilliseconds(socket, store)
+        let rate = try connectionsPerSecond(socket, store)
+        if let d = daemon { stop(d); daemon = nil }
 
-        var reference1: Double?, reference8: Double?
+        // The previous behaviour (a worker started when its connection arrives) and thread mode.
+        var perConnectionEnv = env
+        perConnectionEnv["CLOISTER_SPARE_WORKERS"] = "0"
+        let onDemand = try withDaemon(daemonPath, perConnectionEnv, dir: dir, name: "on-demand") { try handshakeMilliseconds($0, store, count: 40) }
+        var threadEnv = env
+        threadEnv["CLOISTER_THREAD_PER_CONNECTION"] = "1"
+        let thread = try withDaemon(daemonPath, threadEnv, dir: dir, name: "thread") { try handshakeMilliseconds($0, store) }
+
+        var reference1: Double?, reference8: Double?, nixHandshake: Double?, nixRate: Double?
         if access("/usr/bin/nix-daemon", X_OK) == 0 {
             var nixEnv = ProcessEnvironment.current()
             nixEnv["NIX_STORE_DIR"] = dir + "/nixstore"
             nixEnv["NIX_STATE_DIR"] = dir + "/nixstate"
             nixEnv["NIX_LOG_DIR"] = dir + "/nixlog"
             nixEnv["NIX_CONF_DIR"] = dir + "/nixconf"
+            nixEnv["NIX_USER_CONF_FILES"] = ""
             nixEnv.removeValue(forKey: "NIX_REMOTE")
+            _ = try Program.run("/bin/mkdir", ["-p", dir + "/nixconf"])
+            let conf = try FileDescriptor.open(dir + "/nixconf/nix.conf", [.writeOnly, .create, .truncate], mode: 0o644)
+            try conf.writeAll(Array("build-users-group =\nsubstituters =\n".utf8))
+            try conf.close()
             let nixStore = try StoreDirectory(dir + "/nixstore")
             let stdioEnvironment = nixEnv
             @Sendable func stdioClient() throws -> WorkerClient {
@@ -59,23 +84,75 @@ enum ProtocolBench {
             let nixPath = try c.addTextToStore(name: "bench", text: Array("query me".utf8))
             reference1 = try roundTrips(c, nixPath)
             reference8 = try concurrent(8) { try roundTrips(try stdioClient(), nixPath) }
+            if geteuid() == 0 {
+                // nix-daemon --daemon forks a worker per connection (root only: it needs its state dir).
+                let nixSocket = dir + "/nixsock"
+                nixEnv["NIX_DAEMON_SOCKET_PATH"] = nixSocket
+                if let nix = try? startDaemon("/usr/bin/nix-daemon", ["--daemon"], nixEnv, socket: nixSocket, log: dir + "/nix-daemon.log") {
+                    defer { stop(nix) }
+                    nixHandshake = try? handshakeMilliseconds(nixSocket, nixStore)
+                    nixRate = try? connectionsPerSecond(nixSocket, nixStore)
+                }
+            }
         }
         report("protocol queryPathInfo 1 connection", value: ours1, unit: "round trips/s", reference: reference1, referenceName: "nix-daemon --stdio")
         report("protocol queryPathInfo 8 connections", value: ours8, unit: "round trips/s", reference: reference8, referenceName: "nix-daemon --stdio")
+        report("protocol handshake (spare workers), median", value: handshake, unit: "ms", reference: nixHandshake, referenceName: "nix-daemon --daemon")
+        report("protocol handshake (worker per connection, CLOISTER_SPARE_WORKERS=0), median", value: onDemand, unit: "ms",
+               reference: handshake, referenceName: "spare workers")
+        report("protocol handshake (thread per connection), median", value: thread, unit: "ms", reference: handshake, referenceName: "spare workers")
+        report("protocol connections back to back", value: rate, unit: "connections/s", reference: nixRate, referenceName: "nix-daemon --daemon")
+    }
 
-        // Handshake: connect, handshake through STDERR_LAST, close (daemon time plus client).
-        let n = 300
-        var start = now()
-        for _ in 0..<n {
+    /// Starts a daemon and waits for its socket.
+    static func startDaemon(_ program: String, _ arguments: [String], _ env: [String: String], socket: String, log: String) throws -> ProcessHandle {
+        let daemon = try Program.start(program, arguments, environment: env, logPath: log)
+        for _ in 0..<500 where access(socket, F_OK) != 0 { usleep(10_000) }
+        guard access(socket, F_OK) == 0 else { stop(daemon); throw SystemError("connect", path: socket, errno: .noSuchFile) }
+        usleep(100_000)  // Let spare workers finish starting.
+        return daemon
+    }
+
+    static func stop(_ daemon: ProcessHandle) {
+        try? daemon.signal(SIGTERM)
+        _ = try? daemon.wait()
+    }
+
+    /// Runs `body` with the socket of a Cloister daemon started with `env`, then stops it.
+    static func withDaemon<T>(_ program: String, _ env: [String: String], dir: String, name: String, _ body: (String) throws -> T) throws -> T {
+        let socket = dir + "/sock-" + name
+        let daemon = try startDaemon(program, ["--listen=" + socket], env, socket: socket, log: dir + "/daemon-\(name).log")
+        defer { stop(daemon) }
+        return try body(socket)
+    }
+
+    /// Median milliseconds from connect to the end of the handshake, one connection at a time
+    /// with `pause` seconds between them (the daemon is idle and its spares ready).
+    static func handshakeMilliseconds(_ socket: String, _ store: StoreDirectory, count: Int = 100, pause: Double = 0.03) throws -> Double {
+        var samples: [Double] = []
+        for _ in 0..<count {
+            usleep(UInt32(pause * 1e6))
+            let start = now()
+            let fd = try Socket.connectUnix(path: socket)
+            _ = try WorkerClient(stream: FDStream(fd), storeDirectory: store)
+            samples.append((now() - start) * 1000)
+            try fd.close()
+        }
+        samples.sort()
+        return samples[samples.count / 2]
+    }
+
+    /// Connect, handshake, close, as fast as the daemon allows, for `seconds`.
+    static func connectionsPerSecond(_ socket: String, _ store: StoreDirectory) throws -> Double {
+        var count = 0
+        let start = now()
+        while now() - start < seconds {
             let fd = try Socket.connectUnix(path: socket)
             _ = try WorkerClient(stream: FDStream(fd), storeDirectory: store)
             try fd.close()
+            count += 1
         }
-        let handshake = (now() - start) / Double(n) * 1000
-        start = now()
-        for _ in 0..<n { try Socket.connectUnix(path: socket).close() }
-        let bare = (now() - start) / Double(n) * 1000
-        report("protocol handshake", value: handshake, unit: "ms per connection", reference: bare, referenceName: "bare connect/close")
+        return Double(count) / (now() - start)
     }
 
     /// QueryPathInfo round trips per second for `seconds`.

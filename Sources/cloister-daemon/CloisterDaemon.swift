@@ -16,22 +16,27 @@ enum CloisterDaemon {
         case .run(let configuration):
             DaemonProcess.installSignalHandlers()
             umask(0o022)
-            // Mode, store and guix-daemon's root-without-build-group warning; the server logs
-            // each socket as it opens it.
-            say(configuration.startupLog(effectiveUserID: ProcessEnvironment.effectiveUserID, includeListeners: false), to: 2)
-            // --discover=yes: guix-daemon runs `guix discover` beside itself to find substitute
-            // servers on the LAN; without Guix installed there is nothing to run.
-            if configuration.discover {
-                do {
-                    _ = try Program.start(configuration.guixProgram, ["discover"], logPath: nil)
-                } catch {
-                    say("warning: --discover: cannot run \(configuration.guixProgram) discover: \(error)\n", to: 2)
+            // A connection worker (a copy of this program started by the listener) serves and
+            // exits: the startup log and `guix discover` belong to the listener alone.
+            let workerKind = environment[DaemonServer.workerVariable]
+            if workerKind == nil {
+                // Mode, store and guix-daemon's root-without-build-group warning; the server logs
+                // each socket as it opens it.
+                say(configuration.startupLog(effectiveUserID: ProcessEnvironment.effectiveUserID, includeListeners: false), to: 2)
+                // --discover=yes: guix-daemon runs `guix discover` beside itself to find substitute
+                // servers on the LAN; without Guix installed there is nothing to run.
+                if configuration.discover {
+                    do {
+                        _ = try Program.start(configuration.guixProgram, ["discover"], logPath: nil)
+                    } catch {
+                        say("warning: --discover: cannot run \(configuration.guixProgram) discover: \(error)\n", to: 2)
+                    }
                 }
             }
             do {
                 let server = try DaemonServer(configuration: configuration) { line in say(line + "\n", to: 2) }
-                if let kind = environment[DaemonServer.workerVariable] {
-                    server.serveWorker(remote: kind == "tcp")
+                if let kind = workerKind {
+                    if kind == "spare" { server.serveSpare() } else { server.serveWorker(remote: kind == "tcp") }
                     exit(0)
                 }
                 if environment["CLOISTER_THREAD_PER_CONNECTION"] == nil {
@@ -39,6 +44,7 @@ enum CloisterDaemon {
                     workerEnvironment.removeValue(forKey: "LISTEN_PID")
                     workerEnvironment.removeValue(forKey: "LISTEN_FDS")
                     server.workerLaunch = (CommandLine.arguments, workerEnvironment)
+                    if let text = environment["CLOISTER_SPARE_WORKERS"], let n = Int(text), (0...64).contains(n) { server.spareWorkers = n }
                 }
                 try server.listen()
                 try server.run()

@@ -1,8 +1,9 @@
 /// The listener (guix-daemon.md §0, §10.3): socket activation (`LISTEN_PID`/`LISTEN_FDS`) or
 /// each `--listen` address or the default Unix socket; for every connection, SO_PEERCRED ->
 /// trust (root or the daemon's uid; TCP never), the per-user profile directory (SEC-01), and
-/// a session on its own thread with its own LocalStore (one SQLite connection each; the store
-/// coordinates threads with OFD locks). SIGTERM/SIGINT stop accepting and return.
+/// a session with its own LocalStore (one SQLite connection each; the store coordinates
+/// processes and threads with OFD locks) in a worker process of its own — handed to a
+/// pre-spawned spare (WorkerPool) — or on a thread. SIGTERM/SIGINT stop accepting and return.
 import StoreFormats
 import WorkerProtocol
 import LocalStore
@@ -72,29 +73,33 @@ public final class DaemonServer: @unchecked Sendable {
         }
     }
 
-    /// Accepts until SIGTERM/SIGINT. Each connection runs on its own thread.
+    /// Accepts until SIGTERM/SIGINT. Each connection runs in a worker process of its own (a
+    /// pre-spawned spare, see WorkerPool) or, without `workerLaunch`, on a thread of its own.
     public func run() throws {
         // Open the store once up front so setup errors show at startup, not per client.
         _ = try LocalStore(configuration: storeConfiguration)
+        let pool = workerLaunch.map { WorkerPool(size: spareWorkers, arguments: $0.arguments, environment: $0.environment, log: log) }
+        defer { pool?.close() }
+        pool?.refill()
         while !DaemonProcess.terminationRequested {
+            let channels = pool?.channels ?? []
             // EINTR (a signal arrived) just comes back round to the termination check.
-            guard let ready = try? pollReadable(listeners.map(\.0), timeoutMilliseconds: 200) else { continue }
+            guard let ready = try? pollReadable(listeners.map(\.0) + channels, timeoutMilliseconds: 200) else { continue }
             DaemonProcess.reapChildren()
-            for (i, isReady) in ready.enumerated() where isReady {
+            // Worker channels first, while they are still the ones polled.
+            pool?.handle(channels, ready: ready[listeners.count...])
+            for (i, isReady) in ready.prefix(listeners.count).enumerated() where isReady {
                 guard let connection = try? Socket.accept(listeners[i].0) else { continue }
                 let remote = listeners[i].remote
-                if let worker = workerLaunch {
+                if let pool {
                     // One process per connection (swift-stack.md §1.5): a crash in a session
-                    // ends that process only. The connection travels as fd 3.
-                    var environment = worker.environment
-                    environment[Self.workerVariable] = remote ? "tcp" : "unix"
-                    do { _ = try DaemonProcess.spawnWorker(connection: connection, arguments: worker.arguments, environment: environment) }
-                    catch { log("cannot start a worker: \(error)") }
-                    try? connection.close()
+                    // ends that process only. The pool closes the connection once handed off.
+                    pool.dispatch(connection, remote: remote)
                 } else {
                     try DaemonProcess.detachThread { [self] in serve(connection, remote: remote) }
                 }
             }
+            pool?.refill()
         }
         log("terminating on signal")
     }
@@ -102,7 +107,11 @@ public final class DaemonServer: @unchecked Sendable {
     /// Set by the executable to serve each connection in a fresh process running the same
     /// program (nil: a thread per connection in this process).
     public var workerLaunch: (arguments: [String], environment: [String: String])?
-    /// Tells a spawned process that it is a connection worker with the client on fd 3.
+    /// How many started, idle workers to keep ready (`CLOISTER_SPARE_WORKERS`; 0 starts each
+    /// worker only when its connection arrives).
+    public var spareWorkers = 2
+    /// Tells a spawned process that it is a connection worker: "spare" (a channel on fd 3
+    /// brings the connection), or "unix"/"tcp" (fd 3 is the connection itself).
     public static let workerVariable = "_CLOISTER_WORKER"
 
     /// Worker side: serves the connection on fd 3 and returns when it ends.
@@ -110,8 +119,32 @@ public final class DaemonServer: @unchecked Sendable {
         serve(FileDescriptor(owning: 3), remote: remote)
     }
 
+    /// Spare worker side: opens the store, then waits on the channel (fd 3) for the one
+    /// connection it will serve; returns without serving if the daemon closed the channel.
+    public func serveSpare() {
+        let channel = FileDescriptor(owning: 3)
+        // The store is opened before the client arrives; a failure is reported to the client.
+        let store = Result { () throws(LocalStoreError) in try LocalStore(configuration: storeConfiguration) }
+        // Rehearse unless a client already waits (a worker started for a waiting connection).
+        if case .success(let opened) = store, let waiting = try? pollReadable([channel], timeoutMilliseconds: 0), waiting == [false] {
+            WorkerWarmUp.run(store: opened, configuration: configuration)
+        }
+        let received = (try? DescriptorChannel.receive(channel)) ?? nil
+        // The daemon keeps its copy of the connection until this byte arrives.
+        if received != nil { try? DescriptorChannel.acknowledge(channel) }
+        try? channel.close()
+        guard let (connection, payload) = received else { return }
+        // TCP listeners send "t"; the socket's own family decides as well.
+        let remote = payload.first == WorkerPool.tcpPayload || !Socket.isUnixSocket(connection.rawValue)
+        serve(connection, remote: remote, store: store)
+    }
+
     /// Identifies the peer and runs one session to its end.
     public func serve(_ connection: FileDescriptor, remote: Bool) {
+        serve(connection, remote: remote, store: Result { () throws(LocalStoreError) in try LocalStore(configuration: storeConfiguration) })
+    }
+
+    func serve(_ connection: FileDescriptor, remote: Bool, store opened: Result<LocalStore, LocalStoreError>) {
         defer { try? connection.close() }
         let peer = remote ? nil : Socket.peerCredentials(connection)
         let daemonUID = ProcessEnvironment.realUserID
@@ -121,7 +154,7 @@ public final class DaemonServer: @unchecked Sendable {
         if let peer { log("accepted connection from pid \(peer.pid), user \(userName ?? String(peer.uid))") }
         let stream = SocketStream(connection)
         let store: LocalStore
-        do { store = try LocalStore(configuration: storeConfiguration) } catch {
+        do { store = try opened.get() } catch {
             refuse(stream, error)
             return
         }

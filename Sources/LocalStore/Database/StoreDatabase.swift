@@ -65,10 +65,18 @@ final class StoreDatabase {
         try db.run("insert or replace into DerivationOutputs (drv, id, path) values (?, ?, ?)", [.integer(drv), .text(id), absolute(path)])
     }
 
+    /// One statement for the row and its references (a left join: one row per reference, or
+    /// one with a NULL reference): a single read transaction, so one SQLite lock round instead
+    /// of two — this is the worker protocol's hottest query (QueryPathInfo, `-q --references`).
     func queryPathInfo(_ path: StorePath) throws(LocalStoreError) -> ValidPathInfo? {
-        var row: (id: Int64, hash: String, time: Int64, deriver: String?, size: Int64)?
-        try db.query("select id, hash, registrationTime, deriver, narSize from ValidPaths where path = ?", [absolute(path)]) { r in
-            row = (r.integer(0), r.text(1) ?? "", r.integer(2), r.isNull(3) ? nil : r.text(3), r.isNull(4) ? 0 : r.integer(4))
+        var row: (hash: String, time: Int64, deriver: String?, size: Int64)?
+        var referenceTexts: [String] = []
+        try db.query("""
+            select v.hash, v.registrationTime, v.deriver, v.narSize, r.path from ValidPaths v \
+            left join Refs on Refs.referrer = v.id left join ValidPaths r on r.id = Refs.reference where v.path = ?
+            """, [absolute(path)]) { r in
+            if row == nil { row = (r.text(0) ?? "", r.integer(1), r.isNull(2) ? nil : r.text(2), r.isNull(3) ? 0 : r.integer(3)) }
+            if !r.isNull(4), let text = r.text(4) { referenceTexts.append(text) }
         }
         guard let row else { return nil }
         let hash: Hash
@@ -77,10 +85,8 @@ final class StoreDatabase {
         }
         // Guix tolerates a deriver that does not parse (old databases); so do we.
         let deriver = row.deriver.flatMap { try? StorePath(parsing: $0, in: store, rules: .nix) }
-        var references = Set<StorePath>()
-        for text in try db.texts("select path from Refs join ValidPaths on reference = id where referrer = ?", [.integer(row.id)]) {
-            references.insert(try storePath(text))
-        }
+        var references = Set<StorePath>(minimumCapacity: referenceTexts.count)
+        for text in referenceTexts { references.insert(try storePath(text)) }
         return ValidPathInfo(path: path, narHash: hash, references: references, deriver: deriver,
                              narSize: UInt64(bitPattern: row.size), registrationTime: row.time)
     }

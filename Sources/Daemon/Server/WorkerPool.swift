@@ -1,0 +1,159 @@
+/// Pre-spawned connection workers (swift-stack.md §1.5, issue 4): starting a worker process
+/// (exec, Swift runtime, opening the store, first-use costs) takes milliseconds, so the daemon
+/// keeps `size` workers already started, warmed up and idle, each waiting on its own
+/// `SOCK_SEQPACKET` channel. An accepted connection is handed to the oldest spare with
+/// SCM_RIGHTS; the spare acknowledges with one byte and the daemon then closes its copy. A
+/// replacement is started after the hand-off, off the new client's path.
+///
+/// Invariants: every session still runs in a process of its own that serves exactly one
+/// connection and then exits (a crash ends that session only); the worker reads SO_PEERCRED
+/// from the client socket it received, so trust is decided per connection exactly as before;
+/// a connection is never lost to a spare that died: until the acknowledgement arrives the
+/// daemon keeps the connection, and if the channel hangs up instead it hands the connection to
+/// another worker (at most `attempts` times). A spare that dies idle is noticed (its channel
+/// hangs up); if spares keep dying the pool stops refilling for a second so a worker that
+/// cannot start does not spin (connections then start a worker each, as before).
+import LinuxSystem
+
+final class WorkerPool {
+    struct Spare {
+        /// The daemon's end; the worker holds the other end as fd 3.
+        let channel: FileDescriptor
+    }
+
+    /// A connection sent to a worker that has not acknowledged it yet.
+    struct Handoff {
+        let channel: FileDescriptor
+        let connection: FileDescriptor
+        let remote: Bool
+        let attempt: Int
+    }
+
+    let size: Int
+    let arguments: [String]
+    let environment: [String: String]
+    let log: @Sendable (String) -> Void
+    private(set) var spares: [Spare] = []
+    private(set) var pending: [Handoff] = []
+    /// No refill before this monotonic time (after spares died idle).
+    private var holdUntil = 0.0
+    static let attempts = 3
+
+    /// The payload byte that tells the worker what kind of listener the connection came from.
+    static let unixPayload = UInt8(ascii: "u"), tcpPayload = UInt8(ascii: "t")
+    /// The value of `DaemonServer.workerVariable` for a spare.
+    static let spareKind = "spare"
+
+    init(size: Int, arguments: [String], environment: [String: String], log: @escaping @Sendable (String) -> Void) {
+        self.size = size
+        self.arguments = arguments
+        self.environment = environment
+        self.log = log
+    }
+
+    /// The channels to poll: an idle spare's is readable only when it hung up (it died); a
+    /// pending hand-off's when the worker acknowledged or died.
+    var channels: [FileDescriptor] { spares.map(\.channel) + pending.map(\.channel) }
+
+    /// Starts spares until there are `size` (unless held back after idle deaths).
+    func refill() {
+        guard spares.count < size, WallClock.monotonicSeconds >= holdUntil else { return }
+        while spares.count < size {
+            do { spares.append(try spawn()) } catch {
+                log("cannot start a worker: \(error)")
+                holdUntil = WallClock.monotonicSeconds + 1
+                return
+            }
+        }
+    }
+
+    /// Hands `connection` (ours to close from now on) to the oldest live spare, else to a worker
+    /// started for it (the message waits in its channel until it is ready).
+    func dispatch(_ connection: FileDescriptor, remote: Bool, attempt: Int = 1) {
+        let payload = [remote ? Self.tcpPayload : Self.unixPayload]
+        while !spares.isEmpty {
+            let spare = spares.removeFirst()
+            do {
+                try DescriptorChannel.send(spare.channel, descriptor: connection, payload: payload)
+                pending.append(Handoff(channel: spare.channel, connection: connection, remote: remote, attempt: attempt))
+                return
+            } catch {
+                // EPIPE: this spare died unnoticed; try the next one.
+                try? spare.channel.close()
+                holdUntil = WallClock.monotonicSeconds + 1
+            }
+        }
+        do {
+            let worker = try spawn()
+            do {
+                try DescriptorChannel.send(worker.channel, descriptor: connection, payload: payload)
+            } catch {
+                try? worker.channel.close()
+                throw error
+            }
+            pending.append(Handoff(channel: worker.channel, connection: connection, remote: remote, attempt: attempt))
+        } catch {
+            log("cannot start a worker: \(error)")
+            try? connection.close()
+        }
+    }
+
+    /// Handles the channels poll found readable (`ready`, parallel to the `channels` polled):
+    /// idle spares that hung up are forgotten; acknowledged hand-offs are closed; hand-offs
+    /// whose worker died are dispatched again.
+    func handle(_ polled: [FileDescriptor], ready: ArraySlice<Bool>) {
+        let readyFDs = Set(zip(polled, ready).filter(\.1).map(\.0.rawValue))
+        if readyFDs.isEmpty { return }
+        spares.removeAll { spare in
+            guard readyFDs.contains(spare.channel.rawValue) else { return false }
+            try? spare.channel.close()
+            holdUntil = WallClock.monotonicSeconds + 1
+            return true
+        }
+        var retry: [Handoff] = []
+        pending.removeAll { handoff in
+            guard readyFDs.contains(handoff.channel.rawValue) else { return false }
+            if DescriptorChannel.readAcknowledgement(handoff.channel) {
+                try? handoff.connection.close()
+            } else {
+                retry.append(handoff)
+            }
+            try? handoff.channel.close()
+            return true
+        }
+        for handoff in retry {
+            if handoff.attempt < Self.attempts {
+                dispatch(handoff.connection, remote: handoff.remote, attempt: handoff.attempt + 1)
+            } else {
+                log("dropping a connection: \(Self.attempts) workers died before taking it")
+                try? handoff.connection.close()
+            }
+        }
+    }
+
+    /// Closes every channel: idle spares read end-of-file and exit. Connections still pending
+    /// are closed too (their workers, if alive, hold their own copies).
+    func close() {
+        for spare in spares { try? spare.channel.close() }
+        for handoff in pending {
+            try? handoff.channel.close()
+            try? handoff.connection.close()
+        }
+        spares = []
+        pending = []
+    }
+
+    private func spawn() throws(SystemError) -> Spare {
+        let (ours, theirs) = try DescriptorChannel.makePair()
+        defer { try? theirs.close() }
+        var environment = self.environment
+        environment[DaemonServer.workerVariable] = Self.spareKind
+        do {
+            _ = try DaemonProcess.spawnWorker(connection: theirs, arguments: arguments, environment: environment)
+            return Spare(channel: ours)
+        } catch {
+            try? ours.close()
+            throw error
+        }
+    }
+}
