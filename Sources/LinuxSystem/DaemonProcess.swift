@@ -66,6 +66,14 @@ extension DaemonProcess {
         return try Program.spawn("/proc/self/exe", argv: arguments, environment: environment, actions: &actions)
     }
 
+    /// SIGKILL to a child that holds no session (an idle spare worker), then waits for it, so
+    /// nothing of the daemon outlives its shutdown.
+    public static func killAndReap(_ pid: pid_t) {
+        guard pid > 0, kill(pid, SIGKILL) == 0 else { return }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    }
+
     /// Reaps every exited child without blocking; returns how many.
     @discardableResult
     public static func reapChildren() -> Int {

@@ -17,6 +17,7 @@ import LinuxSystem
 
 final class WorkerPool {
     struct Spare {
+        let pid: Int32
         /// The daemon's end; the worker holds the other end as fd 3.
         let channel: FileDescriptor
     }
@@ -131,10 +132,14 @@ final class WorkerPool {
         }
     }
 
-    /// Closes every channel: idle spares read end-of-file and exit. Connections still pending
-    /// are closed too (their workers, if alive, hold their own copies).
+    /// Shutdown: idle spares are killed and reaped (they hold no session; one still starting
+    /// would otherwise outlive the daemon until it looks at its channel). Connections still
+    /// pending are closed (their workers, if alive, hold their own copies and finish).
     func close() {
-        for spare in spares { try? spare.channel.close() }
+        for spare in spares {
+            try? spare.channel.close()
+            DaemonProcess.killAndReap(spare.pid)
+        }
         for handoff in pending {
             try? handoff.channel.close()
             try? handoff.connection.close()
@@ -149,8 +154,8 @@ final class WorkerPool {
         var environment = self.environment
         environment[DaemonServer.workerVariable] = Self.spareKind
         do {
-            _ = try DaemonProcess.spawnWorker(connection: theirs, arguments: arguments, environment: environment)
-            return Spare(channel: ours)
+            let pid = try DaemonProcess.spawnWorker(connection: theirs, arguments: arguments, environment: environment)
+            return Spare(pid: pid, channel: ours)
         } catch {
             try? ours.close()
             throw error
