@@ -237,6 +237,36 @@ final class SignedArchiveTests {
         #expect(broken.status == 1 && broken.err.contains("invalid access-control list"))
     }
 
+    /// guix-daemon keeps a signed item's deriver only when that derivation is valid locally.
+    @Test func invalidDeriverIsDropped() throws {
+        #expect(source.cloister(["archive", "--generate-key"]).status == 0)
+        let (file, _) = try addItems()
+        let plain = try export([file], sign: false, to: "plain.export")
+        let secret = try GuixSecretKey(parsing: [UInt8](try Data(contentsOf: URL(fileURLWithPath: source.root + "/etc/signing-key.sec"))))
+        let pair = GuixKeyPair(publicKey: try GuixPublicKey(parsing: [UInt8](try Data(contentsOf: URL(fileURLWithPath: source.root + "/etc/signing-key.pub")))),
+                               secretKey: secret)
+        let directory = try StoreDirectory(store)
+        // The item again, now naming a deriver that exists nowhere, signed with the daemon's key.
+        let reader = ExportReader(source: ByteArraySource(plain), storeDirectory: directory, rules: .guix)
+        var nar = NARWriter(sink: [UInt8]())
+        var trailer = try #require(try reader.next(into: &nar))
+        trailer.deriver = try StorePath(baseName: "0000000000000000000000000000000a-gone.drv")
+        func write(_ t: StoreFormats.ExportTrailer) throws -> [UInt8] {
+            var w = ExportWriter(sink: [UInt8](), storeDirectory: directory)
+            try w.beginItem(); try w.writeNAR(nar.sink); try w.endItem(t); try w.finish()
+            return w.sink
+        }
+        var ignore = NARValidator()
+        let digest = try #require(try ExportReader(source: ByteArraySource(try write(trailer)), storeDirectory: directory, rules: .guix)
+            .next(into: &ignore)?.signedDigest)
+        trailer.signature = try pair.sign(digest)
+        let archive = try write(trailer)
+        #expect(source.cloister(["gc", "--delete", file]).status == 0)
+        let imported = try importInto(source, archive)
+        #expect(imported.status == 0, "\(imported.err)")
+        #expect(source.cloister(["query", "--deriver", file]).out == "unknown-deriver\n")
+    }
+
     func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
         guard haystack.count >= needle.count else { return nil }
         return (0...(haystack.count - needle.count)).first { haystack[$0..<$0 + needle.count].elementsEqual(needle) }

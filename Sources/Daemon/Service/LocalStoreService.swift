@@ -155,8 +155,11 @@ public final class LocalStoreService: StoreService {
                 store.discard(staged)
                 throw error
             }
+            // guix-daemon records the deriver only if it is valid here; Nix keeps it as sent.
+            var deriver = trailer.deriver
+            if policy == .guixSignature, let d = deriver, !(try store.isValidPath(d)) { deriver = nil }
             let info = ValidPathInfo(path: trailer.path, narHash: staged.narHash, references: Set(trailer.references),
-                                     deriver: trailer.deriver, narSize: staged.narSize)
+                                     deriver: deriver, narSize: staged.narSize)
             try store.install(staged, as: info)
             imported.append(trailer.path)
         }
