@@ -221,6 +221,18 @@ static int run_step(const csandbox_step *s, int log_fd) {
         return rmdir(s->path) < 0 ? errno : 0;
     case CSANDBOX_UMOUNT:
         return umount2(s->path, (int)s->a) < 0 ? errno : 0;
+    case CSANDBOX_LINK: {
+        if (link(s->path2, s->path) == 0) return 0;
+        if (errno != EMLINK) return errno;
+        int fd = open(s->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0) return errno;
+        int rc = fchmod(fd, (mode_t)s->mode);
+        int error = errno;
+        close(fd);
+        return rc < 0 ? error : 0;
+    }
+    case CSANDBOX_UNLINK:
+        return unlink(s->path) < 0 ? errno : 0;
     default:
         return EINVAL;
     }

@@ -56,7 +56,14 @@ enum SetupPlan {
         privateMounts.mountFlags = MountFlag.recursive | MountFlag.privatePropagation
         plan.add(privateMounts)
         plan.root(root)
-        for entry in root.entries { plan.entry(entry, lookup: lookup) }
+        // One lookup per source; file mount points that share a directory share one inode.
+        var sources: [String: BindSource] = [:]
+        for case .bind(let inside, let outside, _) in root.entries where sources[outside] == nil {
+            sources[outside] = lookup(outside)
+            if sources[outside] == .file || sources[outside] == .missing { plan.countFileMountPoint(inside) }
+        }
+        for entry in root.entries { plan.entry(entry, lookup: { sources[$0] ?? lookup($0) }) }
+        plan.removeMountPointStubs()
         plan.afterPivot(spec, root: root, stdio: ownNull)
         return plan.steps
     }
@@ -66,6 +73,14 @@ enum SetupPlan {
         let root: String
         var steps: [SetupStep] = []
         var directories: Set<String> = ["/"]
+        /// File mount points per directory (inside paths), counted before the entries are
+        /// replayed; and the stub file each such directory got, once its first was made.
+        var fileMountPoints: [String: Int] = [:]
+        var stubs: [(directory: String, stub: String)] = []
+
+        /// Name of the stub in a directory with several file mount points: never a store
+        /// path's name (those start with a nix32 hash), and unlinked again before the builder runs.
+        static let stubName = ".cloister-mount-point"
 
         init(root: String) {
             self.root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
@@ -181,7 +196,7 @@ enum SetupPlan {
                 case .directory:
                     if !directories.contains(inside) { makeDirectory(inside, mode: 0o755, phase: "mountIntoChroot") }
                 case .file, .missing:
-                    createFile(inside, contents: [], mode: 0o600, phase: "mountIntoChroot")
+                    fileMountPoint(inside)
                 }
                 let readOnly = options.contains(.readOnly) ? " read-only" : ""
                 var step = SetupStep(CSANDBOX_BIND, phase: "mountIntoChroot", action: "bind-mounting `\(outside)' to `\(inside)'\(readOnly)")
@@ -204,6 +219,46 @@ enum SetupPlan {
                     parents(of: ptmxLink)
                     symlink(ptmxLink, target: Array((inside + "/ptmx").utf8), phase: "mountDevpts")
                 }
+            }
+        }
+
+        static func parent(_ inside: String) -> String {
+            guard let slash = inside.lastIndex(of: "/"), slash != inside.startIndex else { return "/" }
+            return String(inside[..<slash])
+        }
+
+        mutating func countFileMountPoint(_ inside: String) {
+            fileMountPoints[Self.parent(inside), default: 0] += 1
+        }
+
+        /// An empty file to bind a file onto. Where a directory gets several (the inputs of a
+        /// store whose closure holds many files), each is a hard link to one stub: creating
+        /// inodes is what costs (on ext4 without a journal each new inode is searched past every
+        /// recently deleted one), links are not.
+        mutating func fileMountPoint(_ inside: String) {
+            let directory = Self.parent(inside)
+            guard fileMountPoints[directory, default: 0] >= 2 else {
+                createFile(inside, contents: [], mode: 0o600, phase: "mountIntoChroot")
+                return
+            }
+            let stub = (directory == "/" ? "" : directory) + "/" + Self.stubName
+            if !stubs.contains(where: { $0.directory == directory }) {
+                createFile(stub, contents: [], mode: 0o600, phase: "mountIntoChroot")
+                stubs.append((directory, stub))
+            }
+            var step = SetupStep(CSANDBOX_LINK, phase: "mountIntoChroot", action: "creating file `\(inside)'")
+            step.path = host(inside)
+            step.path2 = host(stub)
+            step.mode = 0o600
+            add(step)
+        }
+
+        /// The stubs' own names go before the builder can see them (their links stay, covered by mounts).
+        mutating func removeMountPointStubs() {
+            for (_, stub) in stubs {
+                var step = SetupStep(CSANDBOX_UNLINK, phase: "mountIntoChroot", action: "removing `\(stub)'")
+                step.path = host(stub)
+                add(step)
             }
         }
 

@@ -119,6 +119,38 @@ struct ProbeTests {
         #expect(!HostPath.exists(fixture.realStore + "/" + input.dropFirst(11) + "/new2"))
     }
 
+    /// Several file inputs: their mount points share one stub inode, whose name never shows.
+    @Test(arguments: Mode.allCases)
+    func fileInputsAreReadOnlyAndListedExactly(_ mode: Mode) throws {
+        let names = ["5fffffffffffffffffffffffffffffff-a-\(mode)", "6hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh-b-\(mode)"]
+        for name in names {
+            let path = fixture.realStore + "/" + name
+            unlink(path)
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o444)
+            try #require(fd >= 0)
+            #expect(write(fd, name, name.utf8.count) == name.utf8.count)
+            close(fd)
+            chmod(path, 0o444)
+        }
+        let inside = names.map { "/gnu/store/" + $0 }
+        let (env, dir) = try fixture.environment(mode, arguments: ["sh", "-c", """
+            ls -a /gnu/store; cat \(inside[0]) \(inside[1]); echo; \
+            chmod 0644 \(inside[0]); echo rc=$?; echo x >> \(inside[1]); echo rc=$?; rm -f \(inside[0]); echo rc=$?
+            """], inputs: [fixture.busybox] + inside)
+        defer { try? dir.remove() }
+        var output: [UInt8] = []
+        _ = try Sandbox.spawn(try env.spec()).wait { output += $0 }
+        let text = String(decoding: output, as: UTF8.self)
+        let listing = [".", "..", String(fixture.busybox.dropFirst(11))] + names
+        #expect(text.hasPrefix(listing.joined(separator: "\n") + "\n" + names.joined() + "\n"))
+        #expect(text.split(separator: "\n").filter { $0.hasPrefix("rc=") } == ["rc=1", "rc=1", "rc=1"])
+        for name in names {
+            let host = try FileDescriptor.open(fixture.realStore + "/" + name, [.readOnly])
+            #expect(try host.readAll() == Array(name.utf8))
+            #expect(try host.status().permissions == 0o444)
+        }
+    }
+
     @Test(arguments: Mode.allCases)
     func undeclaredPathsAreAbsent(_ mode: Mode) throws {
         #expect(try fixture.sh(mode, "test -e \(fixture.undeclared); echo $?; test -e \(fixture.base); echo $?") == "1\n1\n")

@@ -62,6 +62,25 @@ struct SetupPlanTests {
         #expect(relevant[6].path2 == "aaa-dir")
     }
 
+    /// Inodes are what cost on disk, so file mount points in one directory are links to one
+    /// stub, whose own name is gone before pivot_root.
+    @Test func fileMountPointsInOneDirectoryShareOneStub() throws {
+        let entries: [RootEntry] = ["a", "b", "c"].map { .bind(inside: "/gnu/store/\($0)-file", outside: "/s/\($0)-file", options: [.readOnly]) }
+            + [.bind(inside: "/dev/null", outside: "/dev/null")]
+        let steps = try SetupPlan.steps(for: spec(identity: .unchanged, entries: entries), lookup: { _ in .file })
+        let stub = "/chroot/gnu/store/.cloister-mount-point"
+        let store = steps.filter { ($0.path ?? "").hasPrefix("/chroot/gnu/store/") }
+        #expect(store.map(\.op) == [CSANDBOX_CREATE_FILE, CSANDBOX_LINK, CSANDBOX_BIND, CSANDBOX_LINK, CSANDBOX_BIND,
+                                    CSANDBOX_LINK, CSANDBOX_BIND, CSANDBOX_UNLINK])
+        #expect(store.first?.path == stub && store.last?.path == stub)
+        #expect(store.filter { $0.op == CSANDBOX_LINK }.allSatisfy { $0.path2 == stub })
+        // A lone file mount point is created as before.
+        #expect(steps.contains { $0.op == CSANDBOX_CREATE_FILE && $0.path == "/chroot/dev/null" })
+        let unlink = try #require(steps.firstIndex { $0.op == CSANDBOX_UNLINK })
+        let pivot = try #require(steps.firstIndex { $0.op == CSANDBOX_PIVOT_ROOT })
+        #expect(unlink < pivot)
+    }
+
     @Test func explicitDirectoryAfterImplicitParentIsAChmod() throws {
         let entries: [RootEntry] = [.file("/tmp/a", contents: []), .directory("/tmp", mode: 0o1777)]
         let steps = try SetupPlan.steps(for: spec(identity: .unchanged, entries: entries), lookup: { _ in .file })

@@ -74,6 +74,12 @@ enum csandbox_op {
     CSANDBOX_RMDIR = 26,
     /// umount2(path, a).
     CSANDBOX_UMOUNT = 27,
+    /// link(path2, path): another name for an existing (empty) mount-point file, so that N file
+    /// mount points cost one inode, not N; if the inode has too many links (EMLINK), creates
+    /// path as CSANDBOX_CREATE_FILE would (empty, mode).
+    CSANDBOX_LINK = 28,
+    /// unlink(path).
+    CSANDBOX_UNLINK = 29,
 };
 
 /// A failure of this step is not reported and does not stop the child.
