@@ -21,18 +21,23 @@ extension LocalStore {
                            hashAlgorithm: HashAlgorithm = .sha256, references: Set<StorePath> = [],
                            repair: Bool = false) throws(LocalStoreError) -> StorePath {
         try requireWritable()
-        let narHasher = Hasher(.sha256)
-        let caHasher = (method == .recursive && hashAlgorithm == .sha256) ? narHasher : Hasher(hashAlgorithm)
+        // Recursive SHA-256 (a "source" object): the content hash is the NAR hash, taken once.
+        let narHasher = BackgroundHasher(.sha256)
+        defer { narHasher.stop() }
+        let caHasher: Hasher? = (method == .recursive && hashAlgorithm == .sha256) ? nil : Hasher(hashAlgorithm)
         let temporary = try newTemporaryName()
+        let deduplicated: Bool
         do {
-            if method == .recursive && hashAlgorithm != .sha256 {
-                let reader = NARReader(source: HashingSource(HashingSource(source, hasher: narHasher), hasher: caHasher))
-                var restorer = StoreObjectRestorer(root: storeFD, name: temporary)
+            if method == .recursive, let caHasher {
+                let reader = NARReader(source: HashingSource(BackgroundHashingSource(source, hasher: narHasher), hasher: caHasher))
+                var restorer = try newObjectRestorer(temporary, hashes: narHasher)
                 try reader.read(into: &restorer)
+                deduplicated = restorer.deduplicated
             } else {
-                let reader = NARReader(source: HashingSource(source, hasher: narHasher))
-                var restorer = StoreObjectRestorer(root: storeFD, name: temporary, flatContents: method == .flat ? caHasher : nil)
+                let reader = NARReader(source: BackgroundHashingSource(source, hasher: narHasher))
+                var restorer = try newObjectRestorer(temporary, flatContents: caHasher, hashes: narHasher)
                 try reader.read(into: &restorer)
+                deduplicated = restorer.deduplicated
             }
         } catch {
             discardTemporary(temporary)
@@ -40,7 +45,7 @@ extension LocalStore {
         }
         let narSize = narHasher.count
         let narHash = narHasher.finish()
-        let caHash = caHasher === narHasher ? narHash : caHasher.finish()
+        let caHash = caHasher?.finish() ?? narHash
         let path: StorePath
         do {
             path = try storeDirectory.makeFixedOutputPath(method: method, hash: caHash, name: name,
@@ -49,7 +54,8 @@ extension LocalStore {
             discardTemporary(temporary)
             throw .format(error)
         }
-        try install(temporary, as: ValidPathInfo(path: path, narHash: narHash, references: references, narSize: narSize), repair: repair)
+        try install(temporary, as: ValidPathInfo(path: path, narHash: narHash, references: references, narSize: narSize), repair: repair,
+                    deduplicated: deduplicated)
         return path
     }
 
@@ -81,17 +87,20 @@ extension LocalStore {
     /// match `info.narHash` (and `info.narSize` if non-zero). A valid path only drains the NAR.
     public func addToStore(info: ValidPathInfo, nar source: some NARByteSource, repair: Bool = false) throws(LocalStoreError) {
         try requireWritable()
-        let narHasher = Hasher(.sha256)
-        let reader = NARReader(source: HashingSource(source, hasher: narHasher))
+        let narHasher = BackgroundHasher(.sha256)
+        defer { narHasher.stop() }
+        let reader = NARReader(source: BackgroundHashingSource(source, hasher: narHasher))
         if !repair, try isValidPath(info.path) {
             var validator = NARValidator()
             do { try reader.read(into: &validator) } catch { throw Self.addError(error, name: info.path.name) }
             return
         }
         let temporary = try newTemporaryName()
+        let deduplicated: Bool
         do {
-            var restorer = StoreObjectRestorer(root: storeFD, name: temporary)
+            var restorer = try newObjectRestorer(temporary, hashes: narHasher)
             try reader.read(into: &restorer)
+            deduplicated = restorer.deduplicated
         } catch {
             discardTemporary(temporary)
             throw Self.addError(error, name: info.path.name)
@@ -104,13 +113,14 @@ extension LocalStore {
         }
         var complete = info
         complete.narSize = size
-        try install(temporary, as: complete, repair: repair)
+        try install(temporary, as: complete, repair: repair, deduplicated: deduplicated)
     }
 
     // MARK: The shared tail
 
-    /// Steps 3–5 above for a finished copy at `temporary` in the store directory.
-    func install(_ temporary: [UInt8], as info: ValidPathInfo, repair: Bool) throws(LocalStoreError) {
+    /// Steps 3–5 above for a finished copy at `temporary` in the store directory;
+    /// `deduplicated`: its restorer already linked its files into `.links`.
+    func install(_ temporary: [UInt8], as info: ValidPathInfo, repair: Bool, deduplicated: Bool = false) throws(LocalStoreError) {
         let target = Array(info.path.baseName.utf8)
         do {
             try addTempRoot(info.path)
@@ -123,7 +133,7 @@ extension LocalStore {
                 return
             }
             try Canonicaliser.canonicalise(in: storeFD, name: temporary, displayPath: absolute(info.path))
-            if configuration.deduplicate { try optimisePath(in: storeFD, name: temporary) }
+            if configuration.deduplicate && !deduplicated { try optimisePath(in: storeFD, name: temporary) }
             // Whatever is at the target is invalid (or being repaired): an interrupted add, a
             // failed build's output. Swap the new copy in atomically (RENAME_EXCHANGE, so a
             // repaired valid path is never missing, P-5.6), then, once registered, delete the
@@ -159,6 +169,17 @@ extension LocalStore {
             discardTemporary(temporary)
             throw .corrupt(absolute(info.path), reason: "\(error)")
         }
+    }
+
+    /// The restorer for a new object at `temporary`: canonical metadata as it writes, and
+    /// deduplication while restoring when the store deduplicates (`hashes`: the hasher every
+    /// byte of the NAR passes through, which also takes the files' `.links` keys).
+    func newObjectRestorer(_ temporary: [UInt8], flatContents: Hasher? = nil, hashes: BackgroundHasher) throws(LocalStoreError) -> StoreObjectRestorer {
+        var links: FileDescriptor? = nil
+        if configuration.deduplicate {
+            do { links = try storeFD.openDirectory(at: Array(".links".utf8)) } catch { throw .system(error) }
+        }
+        return StoreObjectRestorer(root: storeFD, name: temporary, flatContents: flatContents, links: links, hashes: hashes)
     }
 
     /// A fresh name in the store for a copy being written, registered as a temp root first so

@@ -17,6 +17,8 @@ public struct StagedObject: Sendable {
     let temporary: [UInt8]
     public let narHash: Hash
     public let narSize: UInt64
+    /// Its files were linked into `.links` while it was restored.
+    let deduplicated: Bool
 }
 
 extension LocalStore {
@@ -60,18 +62,21 @@ extension LocalStore {
     /// Restores the NAR read from `source` under a temporary name, hashing it on the way.
     public func stage(nar source: some NARByteSource) throws(LocalStoreError) -> StagedObject {
         try requireWritable()
-        let narHasher = Hasher(.sha256)
-        let reader = NARReader(source: HashingSource(source, hasher: narHasher))
+        let narHasher = BackgroundHasher(.sha256)
+        defer { narHasher.stop() }
+        let reader = NARReader(source: BackgroundHashingSource(source, hasher: narHasher))
         let temporary = try newTemporaryName()
+        let deduplicated: Bool
         do {
-            var restorer = StoreObjectRestorer(root: storeFD, name: temporary)
+            var restorer = try newObjectRestorer(temporary, hashes: narHasher)
             try reader.read(into: &restorer)
+            deduplicated = restorer.deduplicated
         } catch {
             discardTemporary(temporary)
             throw Self.addError(error, name: "staged NAR")
         }
         let size = narHasher.count
-        return StagedObject(temporary: temporary, narHash: narHasher.finish(), narSize: size)
+        return StagedObject(temporary: temporary, narHash: narHasher.finish(), narSize: size, deduplicated: deduplicated)
     }
 
     /// Hash of the staged object: of its NAR (`contentsOnly` false) or of the contents of its
@@ -112,7 +117,7 @@ extension LocalStore {
         }
         var complete = info
         complete.narSize = staged.narSize
-        try install(staged.temporary, as: complete, repair: repair)
+        try install(staged.temporary, as: complete, repair: repair, deduplicated: staged.deduplicated)
     }
 
     /// Drops a staged object that will not be installed.

@@ -7,7 +7,15 @@ import StoreFormats
 /// existing is overwritten and no symlink (even one the NAR itself just created) is followed.
 /// Files get 0644, or 0755 if executable; the store's canonicalisation sets final modes.
 /// Contents are written as they stream in.
+///
+/// With `canonicalMetadata` (new store objects), each node gets its final store metadata as it
+/// is completed instead (formats.md §2.6): files 0444/0555 from creation (the open fd still
+/// writes), mtime 1 before closing; directories 0555 and mtime 1 once their last entry is in;
+/// symlinks mtime 1. The store's canonicaliser then finds nothing to change — one pass over
+/// the metadata instead of two.
 public struct NARRestorer: NARVisitor {
+    /// Give every node its final store metadata as it is completed (see above).
+    public var canonicalMetadata = false
     private var directories: [FileDescriptor]
     private var pendingName: [UInt8]
     private var file: FileDescriptor?
@@ -60,6 +68,13 @@ public struct NARRestorer: NARVisitor {
 
     private var parent: FileDescriptor { directories[directories.count - 1] }
 
+    /// The directory holding the node last begun, and that node's name (valid after its end
+    /// too, until the next entry begins): where a completed file can be found again.
+    public var currentParent: FileDescriptor { parent }
+    public var currentName: [UInt8] { pendingName }
+    /// Whether the node last begun is the root (not inside a directory of the NAR).
+    public var atRoot: Bool { directories.count == 1 }
+
     private func checkedName() throws -> [UInt8] {
         // The reader validates names already; a visitor can be driven by other producers.
         if let problem = NAR.problem(withName: pendingName) { throw FormatError.invalidNAR(offset: 0, reason: problem) }
@@ -73,7 +88,7 @@ public struct NARRestorer: NARVisitor {
     public mutating func beginRegularFile(executable: Bool, size: UInt64) throws {
         let name = try checkedName()
         let parent = self.parent
-        let mode: UInt32 = executable ? 0o755 : 0o644
+        let mode: UInt32 = canonicalMetadata ? (executable ? 0o555 : 0o444) : (executable ? 0o755 : 0o644)
         let created = try narSystemCall { () throws(SystemError) in
             try parent.open(at: name, [.writeOnly, .create, .exclusive, .noFollow], mode: mode)
         }
@@ -91,7 +106,11 @@ public struct NARRestorer: NARVisitor {
     public mutating func endRegularFile() throws {
         guard let done = file else { throw FormatError.invalidNAR(offset: 0, reason: "end of a file outside one") }
         file = nil
-        try narSystemCall { () throws(SystemError) in try done.close() }
+        let canonical = canonicalMetadata
+        try narSystemCall { () throws(SystemError) in
+            if canonical { try done.setModificationTime(Canonicaliser.storeTime) }
+            try done.close()
+        }
         nodeDone()
     }
 
@@ -100,6 +119,9 @@ public struct NARRestorer: NARVisitor {
         let parent = self.parent
         try narSystemCall { () throws(SystemError) in try parent.makeSymlink(at: name, target: target) }
         if directories.count == 1 { createdRoot = true }
+        if canonicalMetadata {
+            try narSystemCall { () throws(SystemError) in try parent.setModificationTime(at: name, Canonicaliser.storeTime) }
+        }
         nodeDone()
     }
 
@@ -118,7 +140,15 @@ public struct NARRestorer: NARVisitor {
 
     public mutating func endDirectory() throws {
         guard directories.count > 1 else { throw FormatError.invalidNAR(offset: 0, reason: "end of a directory outside one") }
-        try narSystemCall { () throws(SystemError) in try directories.removeLast().close() }
+        let done = directories.removeLast()
+        let canonical = canonicalMetadata
+        try narSystemCall { () throws(SystemError) in
+            if canonical {
+                try done.changeMode(0o555)
+                try done.setModificationTime(Canonicaliser.storeTime)
+            }
+            try done.close()
+        }
         nodeDone()
     }
 }

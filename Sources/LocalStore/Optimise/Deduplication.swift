@@ -107,6 +107,39 @@ extension LocalStore {
         }
     }
 
+    /// Deduplicates a file just written into a new object that is not yet in the store's
+    /// namespace (StoreObjectRestorer): `parent` is writable and only ours, the file is
+    /// canonical and `key` was hashed from the bytes written. Either the file becomes the
+    /// `.links` entry, or an existing entry of the same size replaces it (linked under a
+    /// temporary name in `parent`, renamed over the file). Same give-ups as `linkFile`.
+    static func linkNewFile(_ parent: FileDescriptor, _ name: [UInt8], size: UInt64, key: [UInt8],
+                            links: FileDescriptor) throws(SystemError) {
+        for _ in 0..<3 {
+            switch try tryLink(parent, name, links, key) {
+            case .linked, .gaveUp: return
+            case .raced: break
+            }
+            guard let link = try statusIfPresent(links, key) else { continue }  // removed meanwhile: retry
+            if link.size != Int64(size) {
+                // A corrupt link (wrong contents under this key): drop it and link ours.
+                try links.remove(at: key)
+                continue
+            }
+            let temporary = Array(".tmp-link-\(ProcessIdentity.processID)-\(UInt64.random(in: 0...UInt64.max))".utf8)
+            do {
+                switch try tryLink(links, key, parent, temporary) {
+                case .linked: break
+                case .raced, .gaveUp: return
+                }
+            } catch where error.errno == .noSuchFile { continue }  // a collector took the entry: retry
+            do { try parent.rename(at: temporary, to: parent, name) } catch {
+                try? parent.remove(at: temporary)
+                throw error
+            }
+            return
+        }
+    }
+
     private enum LinkOutcome { case linked, raced, gaveUp }
 
     /// linkat, telling "already there" (EEXIST) and "cannot" (ENOSPC, EMLINK) apart from errors.
