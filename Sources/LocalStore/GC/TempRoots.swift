@@ -15,7 +15,16 @@ final class TempRootsFile {
     let fd: FileDescriptor
     let path: String
 
+    /// One creation at a time in this process: between another thread's creating `<pid>` and
+    /// read-locking it, our unlocked probe of `<pid>` would take it for a dead process's file and
+    /// replace it, leaving that thread's roots in an unlinked file no collector reads.
+    private static let creation = ConditionLock()
+
     init(layout: StoreLayout) throws(SystemError) {
+        (fd, path) = try Self.creation.withLock { () throws(SystemError) in try Self.create(layout) }
+    }
+
+    private static func create(_ layout: StoreLayout) throws(SystemError) -> (FileDescriptor, String) {
         let base = layout.tempRootsFile(pid: ProcessIdentity.processID)
         var path = base
         var instance = 0
@@ -38,9 +47,7 @@ final class TempRootsFile {
             // A collector may have removed the file between our open and lock (it thought us
             // dead): then the file we hold is unlinked and useless, so try again.
             if try fd.status().linkCount == 0 { continue }
-            self.fd = fd
-            self.path = path
-            return
+            return (fd, path)
         }
     }
 
