@@ -4,8 +4,11 @@ import Glibc
 /// `@ build-succeeded` and `@ build-failed` traces (guix-daemon.md §5) and the builders' output,
 /// whether they come from the daemon's stderr channel or from the local Builder.
 ///
-/// On a terminal: one status line redrawn in place — builds done/running/left and the last
-/// line the current build printed — with finished builds and messages scrolling above it.
+/// On a terminal: one status line redrawn in place — builds done/running/left, the build that
+/// printed last and its last line — with finished builds and messages scrolling above it.
+/// Output is attributed to its build by derivation (local builds) or by the builder's pid from
+/// `@ build-started` (the daemon's `@ build-log <pid> <len>` multiplexing); unattributed output
+/// goes to the most recently started build.
 /// Otherwise: plain lines, one per event, and the build logs as they come. Verbosity: 0 only
 /// errors; 1 progress lines; 2 (default) also build logs (on a terminal: their last line in
 /// the status line); 3 and up, build logs in full on a terminal too.
@@ -15,10 +18,15 @@ final class BuildProgress: @unchecked Sendable {
     let isTerminal: Bool
     private(set) var done = 0
     private(set) var failed = 0
-    /// Running builds in start order (the last one is "current").
+    /// Running builds in start order.
     private var running: [String] = []
-    private var lastLine: [UInt8] = []
-    private var partial: [UInt8] = []
+    /// The build the status line shows: the one that printed last.
+    private var current: String?
+    /// Per build: its last complete non-empty line, and what came after it.
+    private var lastLines: [String: [UInt8]] = [:]
+    private var partials: [String: [UInt8]] = [:]
+    /// Builder pid (from `@ build-started`) → derivation.
+    private var derivationsByPID: [String: String] = [:]
     private var statusShown = false
 
     init(total: Int, verbosity: Int, isTerminal: Bool = isatty(2) == 1) {
@@ -42,17 +50,19 @@ final class BuildProgress: @unchecked Sendable {
         let drv = String(fields[2])
         switch fields[1] {
         case "build-started":
-            running.removeAll { $0 == drv }
+            finished(drv)
             running.append(drv)
-            lastLine = []
+            current = drv
+            // `@ build-started D - SYSTEM LOGFILE PID`
+            if fields.count >= 7 { derivationsByPID[String(fields[6])] = drv }
             if verbosity >= 1 && !isTerminal { permanent("\(counts) building \(drv)") }
             redraw()
         case "build-succeeded":
-            running.removeAll { $0 == drv }
+            finished(drv)
             done += 1
             if verbosity >= 1 { permanent("\(counts) built \(drv)") }
         case "build-failed":
-            running.removeAll { $0 == drv }
+            finished(drv)
             done += 1
             failed += 1
             let rest = fields.dropFirst(4)
@@ -63,22 +73,39 @@ final class BuildProgress: @unchecked Sendable {
         }
     }
 
-    /// Builder output (stdout and stderr, any chunking).
-    func output(_ bytes: [UInt8]) {
+    private func finished(_ drv: String) {
+        running.removeAll { $0 == drv }
+        lastLines[drv] = nil
+        partials[drv] = nil
+        derivationsByPID = derivationsByPID.filter { $0.value != drv }
+        if current == drv { current = running.last }
+    }
+
+    /// Output of the build whose builder has `pid` (as in `@ build-started`).
+    func output(_ bytes: [UInt8], pid: String) {
+        output(bytes, derivation: derivationsByPID[pid])
+    }
+
+    /// Builder output (stdout and stderr, any chunking) of `derivation`; nil: unattributed,
+    /// taken as the most recently started build's.
+    func output(_ bytes: [UInt8], derivation: String? = nil) {
         guard verbosity >= 2 else { return }
         if !isTerminal || verbosity >= 3 {
             clearStatus()
             bytes.withUnsafeBytes { _ = write(2, $0.baseAddress, $0.count) }
         }
-        // Remember the last complete, non-empty line for the status line.
-        partial += bytes
+        guard let drv = derivation.flatMap({ running.contains($0) ? $0 : nil }) ?? running.last else { return }
+        current = drv
+        // Remember the build's last complete, non-empty line for the status line.
+        var partial = partials[drv, default: []] + bytes
         if let newline = partial.lastIndex(of: UInt8(ascii: "\n")) {
             let complete = partial[..<newline]
             let start = complete.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? complete.startIndex
             let line = Array(complete[start...])
-            if !line.isEmpty { lastLine = line }
+            if !line.isEmpty { lastLines[drv] = line }
             partial.removeSubrange(...newline)
         }
+        partials[drv] = partial
         redraw()
     }
 
@@ -99,10 +126,11 @@ final class BuildProgress: @unchecked Sendable {
 
     private func redraw() {
         guard isTerminal, verbosity >= 1 else { return }
-        guard let current = running.last else {
+        guard let current = current ?? running.last else {
             clearStatus()
             return
         }
+        let lastLine = lastLines[current] ?? []
         var line = counts
         do {
             // The derivation's name without its directory and hash keeps room for the log line.

@@ -4,10 +4,11 @@ import WorkerProtocol
 
 /// `cloister build` through the daemon: the options go out as SetOptions (`-K`, `-k`,
 /// `--max-jobs`, `--max-silent-time`, `--cores` in their integer slots, `--timeout` as the
-/// `build-timeout` setting, `--rounds=N` as `build-repeat` N-1, build traces on), .drv files
-/// outside the store are added with AddTextToStore, QueryMissing says what will be built, BuildPathsWithResults builds while
-/// the stderr channel feeds `BuildProgress`, and QueryDerivationOutputMap gives the paths to
-/// print. Exit status as guix-daemon's worker: 101 timeouts, 100 build failures, else 1.
+/// `build-timeout` setting, `--rounds=N` as `build-repeat` N-1, build traces and multiplexed
+/// build output on), .drv files outside the store are added with AddTextToStore, QueryMissing
+/// says what will be built, BuildPathsWithResults builds while the stderr channel feeds
+/// `BuildProgress` (through `BuildLogDemultiplexer`), and QueryDerivationOutputMap gives the
+/// paths to print. Exit status as guix-daemon's worker: 101 timeouts, 100 build failures, else 1.
 enum DaemonBuild {
     static func run(_ request: BuildCommand.Request) throws -> Int32 {
         let connection = try DaemonConnection.open(options: options(request))
@@ -29,7 +30,8 @@ enum DaemonBuild {
         }
 
         let progress = BuildProgress(total: request.mode == .check ? derivations.count : willBuild.count, verbosity: request.verbosity)
-        client.onLog = { message in feed(message, progress, debug: request.debug) }
+        let demultiplexer = BuildLogDemultiplexer(progress: progress, debug: request.debug)
+        client.onLog = { message in demultiplexer.receive(message) }
         let outcome = build(targets, mode: request.mode.rawValue, client)
         progress.finish()
         let results: [WorkerReply.KeyedBuildResult]
@@ -94,6 +96,8 @@ enum DaemonBuild {
         o.integers[10] = UInt64(r.settings.buildCores)
         if r.timeoutGiven { o.overrides.append(ClientOptions.Setting("build-timeout", String(r.settings.buildTimeout))) }
         if r.settings.buildRepeat > 0 { o.overrides.append(ClientOptions.Setting("build-repeat", String(r.settings.buildRepeat))) }
+        // Builder output tagged with its builder's pid, so the status line names the right build.
+        o.overrides.append(ClientOptions.Setting("multiplexed-build-output", "true"))
         return o
     }
 
@@ -131,25 +135,6 @@ enum DaemonBuild {
             throw UsageError("\(text): \(error)")
         }
         return added
-    }
-
-    /// The daemon's stderr channel: `@ build-…` traces and builder output arrive as STDERR_NEXT
-    /// (Guix's way); a daemon that uses Nix activities sends build log lines as results.
-    static func feed(_ message: StderrMessage, _ progress: BuildProgress, debug: Bool) {
-        switch message {
-        case .next(let bytes):
-            if bytes.starts(with: Array("@ ".utf8)) || bytes.starts(with: Array("building path(s) `".utf8)) {
-                for line in bytes.split(separator: UInt8(ascii: "\n")) { progress.message(String(decoding: line, as: UTF8.self)) }
-            } else {
-                progress.output(bytes)
-            }
-        case .result(_, let type, let fields) where type == 101:
-            if case .string(let line)? = fields.first { progress.output(line + [UInt8(ascii: "\n")]) }
-        case .startActivity(_, _, _, let text, _, _) where debug && !text.isEmpty:
-            progress.message(text)
-        default:
-            break
-        }
     }
 
     /// Built, substituted, already valid, resolves to already valid.

@@ -26,7 +26,7 @@ enum LocalBuild {
                                      verbosity: request.verbosity)
         let results = builder.build(targets, mode: request.mode) { event in
             switch event {
-            case .output(_, _, let bytes): progress.output(bytes)
+            case .output(let drv, _, let bytes): progress.output(bytes, derivation: drv)
             case .message(let line): progress.message(line)
             }
         }

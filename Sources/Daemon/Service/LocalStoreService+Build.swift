@@ -19,6 +19,9 @@ extension LocalStoreService {
         if let jobs = options.maxBuildJobs { s.maxBuildJobs = Int(clamping: jobs) }
         if let silent = options.maxSilentTime { s.maxSilentTime = Int(clamping: silent) }
         if let cores = options.buildCores { s.buildCores = Int(clamping: cores) }
+        for setting in settings where setting.name == "multiplexed-build-output" {
+            multiplexedBuildOutput = setting.value == "true"
+        }
         for setting in settings {
             guard let n = Int(setting.value), n >= 0 else { continue }
             switch setting.name {
@@ -50,7 +53,7 @@ extension LocalStoreService {
         let builder = DerivationBuilder(store: store, settings: buildSettings)
         // The relay lives only as long as this call: the Builder sends no event after `build` returns.
         return withoutActuallyEscaping(log) { log in
-            let relay = EventRelay(log: log, cancel: { builder.cancel() })
+            let relay = EventRelay(log: log, multiplexed: multiplexedBuildOutput, cancel: { builder.cancel() })
             return builder.build(targets, mode: BuilderMode(rawValue: mode) ?? .normal) { relay.send($0) }
         }
     }
@@ -97,7 +100,7 @@ extension LocalStoreService {
         var result: BuilderResult?
         _ = try withNixBuildFrame(derivationGoals: 1) {
             let r = withoutActuallyEscaping(log) { log in
-                let relay = EventRelay(log: log, cancel: { builder.cancel() })
+                let relay = EventRelay(log: log, multiplexed: multiplexedBuildOutput, cancel: { builder.cancel() })
                 return builder.buildDerivation(drvPath, resolved, mode: BuilderMode(rawValue: mode) ?? .normal) { relay.send($0) }
             }
             result = r
@@ -135,11 +138,13 @@ extension LocalStoreService {
 /// means the client is gone, so the request's builds are cancelled and nothing more is sent.
 final class EventRelay: @unchecked Sendable {
     let log: LogSink
+    let multiplexed: Bool
     let cancel: () -> Void
     private var broken = false
 
-    init(log: @escaping LogSink, cancel: @escaping () -> Void) {
+    init(log: @escaping LogSink, multiplexed: Bool = false, cancel: @escaping () -> Void) {
         self.log = log
+        self.multiplexed = multiplexed
         self.cancel = cancel
     }
 
@@ -147,6 +152,9 @@ final class EventRelay: @unchecked Sendable {
         guard !broken else { return }
         do {
             switch event {
+            case .output(_, let pid, let bytes) where multiplexed:
+                // build.cc handleChildOutput: prefix and chunk in one STDERR_NEXT.
+                try log(.next(Array("@ build-log \(pid) \(bytes.count)\n".utf8) + bytes))
             case .output(_, _, let bytes): try log(.next(bytes))
             case .message(let line): try log(.next(Array((line + "\n").utf8)))
             }

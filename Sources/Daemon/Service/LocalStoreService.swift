@@ -19,6 +19,9 @@ public final class LocalStoreService: StoreService {
     var activityLog: ActivityLog?
     /// Nix clients get Nix's messages, activities and path-info fields; Guix keeps guix-daemon's.
     var isNix: Bool { activityLog?.dialect == .nix }
+    /// Client option `multiplexed-build-output` (Guix): builder output goes out prefixed by
+    /// `@ build-log <pid> <length>`, so a client running several builds can tell them apart.
+    var multiplexedBuildOutput: Bool
 
     public init(store: LocalStore, substituteURLs: [String] = [], configuration: DaemonConfiguration = DaemonConfiguration(),
                 clientUID: UInt32? = nil, clientGID: UInt32? = nil) {
@@ -29,6 +32,7 @@ public final class LocalStoreService: StoreService {
         settings.clientUID = clientUID.map(Int64.init) ?? -1
         settings.clientGID = clientGID.map(Int64.init) ?? -1
         self.buildSettings = settings
+        self.multiplexedBuildOutput = configuration.multiplexedBuildOutput
     }
 
     static func unavailable(_ what: String) -> StoreServiceError {

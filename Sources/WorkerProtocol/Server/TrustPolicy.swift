@@ -7,10 +7,12 @@ enum TrustPolicy {
         "multiplexed-build-output", "build-max-log-size", "user-name",
     ]
     /// Settings Nix 2.8 applies for untrusted clients (daemon.cc: "timeout"/"max-silent-time"
-    /// and friends are not restricted); other names are ignored with a warning.
+    /// and friends are not restricted); other names are ignored with a warning. Plus Guix's
+    /// `multiplexed-build-output`, which no Nix client sends: `cloister build` speaks this
+    /// dialect and asks for it to tell concurrent builds' output apart.
     static let nixUntrustedWhitelist: Set<String> = [
         "build-timeout", "timeout", "build-repeat", "repeat", "connect-timeout", "max-silent-time",
-        "build-max-silent-time",
+        "build-max-silent-time", "multiplexed-build-output",
     ]
 
     /// Effective settings plus warnings to show the client.
