@@ -24,11 +24,6 @@ final class DaemonReplayTests {
         // §1.12), so the build activity Nix 2.8 reports never happens (008 seeds its output).
         "008-realise-built.json": "builder outside the store (SEC-02)",
         "042-pyclient-1.34-build-derivation.json": "builder outside the store (SEC-02)",
-        // Nix 2.8 left `<bar output>.lock` behind when 009's build was refused for its
-        // platform (it locks outputs before that check); Cloister's builder refuses earlier
-        // and leaves no lock file, so GC has one entry less to list and delete.
-        "025-gc-print-dead.json": "no stale .lock from 009",
-        "027-gc.json": "no stale .lock from 009",
     ]
 
     static var daemonBinary: String { ReplayDaemonPaths.daemonBinary }

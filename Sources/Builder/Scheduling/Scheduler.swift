@@ -123,6 +123,12 @@ final class Scheduler: @unchecked Sendable {
                let valid = try? store.query({ try $0.queryValidPaths(Array(outputs.values)) }), valid.count == Set(outputs.values).count {
                 return BuildResult(status: .alreadyValid, builtOutputs: outputs)
             }
+            if case .buildFailed = error, !outputs.isEmpty {
+                // guix-daemon and nix-daemon lock the outputs before these checks and unlock
+                // without deleting on failure: the `.lock` files stay until a GC takes them.
+                let absolutes = outputs.values.sorted().map { store.layout.absolute($0) }
+                if let locks = try? PathLocks.lock(absolutes, wait: true) { locks.release() }
+            }
             if settings.printBuildTrace {
                 events.message("@ build-failed \(store.layout.absolute(goal.drvPath)) - 1 \(error.description)")
             }

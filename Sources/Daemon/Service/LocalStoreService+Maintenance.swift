@@ -34,7 +34,8 @@ extension LocalStoreService {
                 try log.line("note: currently hard linking saves \(Self.mebibytes(linkSavings())) MiB")
             }
         }
-        return GCResult(paths: result.paths, bytesFreed: result.bytesFreed)
+        // Both daemons keep the result in a sorted set (PathSet / StorePathSet).
+        return GCResult(paths: Array(Set(result.paths)).sorted(), bytesFreed: result.bytesFreed)
     }
 
     /// gc.cc: what the `.links` entries still shared save, less the directory's own blocks.

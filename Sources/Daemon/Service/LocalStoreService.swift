@@ -174,9 +174,21 @@ public final class LocalStoreService: StoreService {
 
     public func addIndirectRoot(_ path: String) throws { try store.addIndirectRoot(path) }
 
-    /// The permanent roots (gcroots, profiles, indirect roots), link -> target.
+    /// Guix: the permanent roots (gcroots, profiles, indirect roots), link -> target, by link.
+    /// Nix 2.8 (gc.cc findRoots): those plus valid runtime roots and temp roots, by target then
+    /// link; for an untrusted client (`censor`) the runtime and temp roots' links read
+    /// `{censored}` (they name other users' processes).
     public func findRoots(censor: Bool) throws -> [(String, StorePath)] {
-        try store.findRoots().sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        let permanent = try store.findRoots().map { ($0.key, $0.value) }
+        guard isNix else { return permanent.sorted { $0.0 < $1.0 } }
+        var roots = Set(permanent.map { "\($0.1.baseName)\u{0}\($0.0)" })
+        let hidden = store.findRuntimeRootLinks().filter { (try? store.isValidPath($0.path)) == true } + store.findTempRootLinks()
+        for (link, path) in hidden { roots.insert("\(path.baseName)\u{0}\(censor ? "{censored}" : link)") }
+        return roots.sorted().compactMap { entry in
+            let parts = entry.split(separator: "\u{0}", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let path = try? StorePath(baseName: parts[0]) else { return nil }
+            return (parts[1], path)
+        }
     }
 
     public func substituteURLs() throws -> [String] {
