@@ -96,6 +96,19 @@ final class DaemonReplayTests {
         return fd
     }
 
+    /// Waits until the daemon has no worker process left: on the capture machine each session
+    /// was a `nix-daemon --stdio` process that had exited (and so dropped its temp roots)
+    /// before the next command ran.
+    func waitForWorkers() {
+        let tasks = "/proc/\(daemon.processIdentifier)/task"
+        for _ in 0..<250 {
+            let ids = (try? FileManager.default.contentsOfDirectory(atPath: tasks)) ?? []
+            let children = ids.compactMap { try? String(contentsOfFile: "\(tasks)/\($0)/children", encoding: .utf8) }
+            if children.allSatisfy({ $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }) { return }
+            usleep(20_000)
+        }
+    }
+
     /// Capture state the daemon cannot reproduce by itself: Nix 2.8 built `built.drv` (008),
     /// whose builder is `/bin/sh`, outside the store — Cloister refuses such builders (SEC-02,
     /// guix-daemon.md §1.12). Its output, `hi\n`, is registered as the capture machine had it
@@ -158,10 +171,11 @@ final class DaemonReplayTests {
             var theirs = TranscriptParser(chunks: try #require(json["chunks"] as? [[String]]))
             try theirs.parse()
             let server = ReplayMask.unmaskHandshake(ours: try exchange(theirs), theirs: theirs)
+            waitForWorkers()
             var ours = TranscriptParser(client: theirs.clientBytes, server: server)
             do { try ours.parse() } catch { report[name] = "our reply does not parse: \(error)"; continue }
             if let diff = ReplayMask.difference(theirs, ours) { report[name] = diff }
-            if name.hasPrefix("008-") { try seedBuiltOutput() }
+            if name.hasPrefix("008-") { try seedBuiltOutput(); waitForWorkers() }
         }
         for name in Vectors.transcriptNames where Self.knownDifferences[name] == nil {
             #expect(report[name] == nil, "\(name): \(report[name] ?? "")")

@@ -87,7 +87,6 @@ extension LocalStore {
                 for path in doomed where !paths.contains(path) { doomed.remove(path) }
             }
             try deletePaths(doomed, options: options, results: &results)
-            try removeUnusedLinks(results: &results)
         case .deleteDead:
             try deleteInvalidEntries(tempRoots: tempRoots, results: &results)
             let dead = Set(try queryAllValidPaths()).subtracting(live)
