@@ -165,6 +165,32 @@ struct ArchiveSigningTests {
         }
     }
 
+    /// security.md P-8.2: the signature binds the path, the references and the deriver too;
+    /// moving a good signature onto other metadata is the Trojan horse.
+    @Test func signatureBindsPathReferencesAndDeriver() throws {
+        let bytes = try Vectors.bytes("export/tree.export")
+        let pair = try GuixKeyPair.generate()
+        var nar = NARWriter(sink: [UInt8]())
+        var trailer = try #require(try ExportReader(source: TrickleSource(bytes, step: 64), storeDirectory: .nix).next(into: &nar))
+        trailer.signature = try pair.sign(try #require(trailer.signedDigest))
+        let other = try StorePath(baseName: "0h40zg6hakjv951nyhdad7mv9za56m3z-dep")
+        var edits: [ExportTrailer] = []
+        var renamed = trailer; renamed.storePath = other; edits.append(renamed)
+        var referring = trailer; referring.references = [other]; edits.append(referring)
+        var derived = trailer; derived.deriver = try StorePath(baseName: "1wcwacrb5q36hpsx1shk0dkm26hwbmqm-tree.drv"); edits.append(derived)
+        for (index, edit) in ([trailer] + edits).enumerated() {
+            var export = ExportWriter(sink: [UInt8](), storeDirectory: .nix)
+            try export.beginItem(); try export.writeNAR(nar.sink); try export.endItem(edit); try export.finish()
+            var validator = NARValidator()
+            let read = try #require(try ExportReader(source: TrickleSource(export.sink, step: 64), storeDirectory: .nix).next(into: &validator))
+            let signature = try #require(read.signature), digest = try #require(read.signedDigest)
+            let check = { () throws(FormatError) in
+                try ArchiveAuthentication.verify(signature, digest: digest, authorizedKeys: [pair.publicKey])
+            }
+            if index == 0 { try check() } else { #expect(throws: FormatError.archiveRejected(.hashMismatch), "edit \(index)") { try check() } }
+        }
+    }
+
     func findBytes(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
         guard haystack.count >= needle.count else { return nil }
         return (0...(haystack.count - needle.count)).first { haystack[$0..<$0 + needle.count].elementsEqual(needle) }
