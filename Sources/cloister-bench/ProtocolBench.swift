@@ -88,6 +88,9 @@ enum ProtocolBench {
                 // nix-daemon --daemon forks a worker per connection (root only: it needs its state dir).
                 let nixSocket = dir + "/nixsock"
                 nixEnv["NIX_DAEMON_SOCKET_PATH"] = nixSocket
+                // Its workers must open the store directly: with the default `auto` they would
+                // find this socket and connect to it, each worker forking another, without end.
+                nixEnv["NIX_REMOTE"] = "local"
                 if let nix = try? startDaemon("/usr/bin/nix-daemon", ["--daemon"], nixEnv, socket: nixSocket, log: dir + "/nix-daemon.log") {
                     defer { stop(nix) }
                     nixHandshake = try? handshakeMilliseconds(nixSocket, nixStore)

@@ -17,6 +17,9 @@ public final class LocalStoreService: StoreService {
     var buildSettings: BuilderSettings
     /// The session's activity log and dialect (set after the handshake).
     var activityLog: ActivityLog?
+    /// `<state>/signatures`, held open once it exists: QueryPathInfo looks a path's signatures
+    /// up relative to it (one short lookup instead of walking the whole path per request).
+    var signaturesDirectoryFD: FileDescriptor?
     /// Nix clients get Nix's messages, activities and path-info fields; Guix keeps guix-daemon's.
     var isNix: Bool { activityLog?.dialect == .nix }
     /// Client option `multiplexed-build-output` (Guix): builder output goes out prefixed by

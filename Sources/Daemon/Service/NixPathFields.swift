@@ -64,7 +64,16 @@ extension LocalStoreService {
     func signatureStamp(_ info: ValidPathInfo) -> String { "\(info.registrationTime) \(info.narHash.prefixedBase16)" }
 
     func signatures(of info: ValidPathInfo) -> [String] {
-        guard let bytes = try? FileDescriptor.open(signaturesDirectory + "/" + info.path.baseName, [.readOnly, .noFollow]).readAll() else { return [] }
+        if signaturesDirectoryFD == nil {
+            signaturesDirectoryFD = try? FileDescriptor.currentDirectory.openDirectory(at: signaturesDirectory)
+        }
+        let file: FileDescriptor?
+        if let directory = signaturesDirectoryFD {
+            file = try? directory.open(at: info.path.baseName, [.readOnly, .noFollow])
+        } else {
+            file = try? FileDescriptor.open(signaturesDirectory + "/" + info.path.baseName, [.readOnly, .noFollow])
+        }
+        guard let file, let bytes = try? file.readAll() else { return [] }
         let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
         guard lines.first == signatureStamp(info) else { return [] }
         return Array(lines.dropFirst())
