@@ -52,6 +52,7 @@ struct UnprivilegedDaemonTests {
         let status = try String(contentsOfFile: "/proc/\(daemon.process.processIdentifier)/status", encoding: .utf8)
         let uidLine = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }.map(String.init) ?? ""
         #expect(uidLine.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().allSatisfy { $0 == "\(account.uid)" }, "\(uidLine)")
+        #expect(status.contains("CapEff:\t0000000000000000") && status.contains("CapPrm:\t0000000000000000"), "\(status)")
         let log = (try? String(contentsOfFile: daemon.root + "/daemon.log", encoding: .utf8)) ?? ""
         #expect(log.contains("unprivileged mode (uid \(account.uid)): each build gets its own user namespace, as uid 30001"), "\(log)")
 
@@ -108,6 +109,42 @@ struct UnprivilegedDaemonTests {
         let stableBuilt = daemon.cloister(["build", "--rounds=3", stable.file])
         #expect(stableBuilt.status == 0 && stableBuilt.out == stable.output + "\n")
         #expect(daemon.cloister(["log", stable.drvPath]).out == "round\n")
+
+        // SEC-05 for this daemon: the builder opens up its tree and leaves a set-id copy of
+        // busybox there, owned on the host by the daemon's user (who owns the store), then
+        // waits. Nobody else can list, read or run anything in it: the wrapper is the daemon's, 0700.
+        let sec05 = try daemon.derivation("sec05", busybox: busybox, script: """
+            chmod 0777 .; cp \(bb)/bin/busybox suid; chmod 6755 suid; echo secret > secret
+            busybox mkfifo fifo; chmod 0666 fifo; echo ready; cat fifo > /dev/null; echo ok > $out
+            """)
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: CLIDaemon.cloisterBinary)
+        client.arguments = ["build", "-q", sec05.file]
+        client.environment = daemon.environment
+        client.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        client.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try client.run()
+        var fifo = ""
+        for _ in 0..<500 where fifo.isEmpty {
+            usleep(10_000)
+            fifo = daemon.shell("ls -d '\(daemon.root)'/tmp/guix-build-sec05.drv-*/top/fifo 2>/dev/null").out
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        #expect(!fifo.isEmpty)
+        if !fifo.isEmpty {
+            let top = String(fifo.dropLast("/fifo".count))
+            let wrapper = String(top.dropLast("/top".count))
+            #expect(daemon.shell("stat -c '%a %u' '\(wrapper)' '\(top)'").out == "700 \(account.uid)\n777 \(account.uid)\n")
+            for command in ["busybox ls \(top)", "busybox cat \(top)/secret", "\(top)/suid id -u"] {
+                // Through sh: setpriv itself still holds root's capabilities when it execs.
+                let run = daemon.shell("setpriv --reuid=65534 --regid=65534 --clear-groups -- /bin/sh -c '\(command)'")
+                #expect(run.status != 0 && run.err.contains("Permission denied"), "nobody: \(command): \(run.out)\(run.err)")
+            }
+            #expect(daemon.shell("echo go > '\(fifo)'").status == 0)
+        }
+        client.waitUntilExit()
+        #expect(client.terminationStatus == 0)
+        #expect((try? String(contentsOfFile: sec05.output, encoding: .utf8)) == "ok\n")
 
         // Nothing of the build is left: no chroot, no build tree.
         usleep(200_000)
