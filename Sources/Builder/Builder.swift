@@ -91,8 +91,12 @@ public final class Builder: @unchecked Sendable {
     }
 
     /// Waits until the chroots and build trees of finished builds are deleted (they are
-    /// removed in the background so results reach the client sooner). Call before exiting.
-    public static func waitForCleanup() { Janitor.shared.waitUntilIdle() }
+    /// removed in the background so results reach the client sooner), spares included
+    /// (SpareDirectories). Call before exiting.
+    public static func waitForCleanup() {
+        Janitor.shared.waitUntilIdle()
+        SpareDirectories.shared.removeAll()
+    }
 
     /// Interrupts the running request from another thread (client hang-up): kills every
     /// running build and starts no new one; the affected results are MiscFailure.

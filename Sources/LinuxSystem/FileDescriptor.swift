@@ -35,6 +35,8 @@ public final class FileDescriptor: @unchecked Sendable {
 
     /// The current working directory as a base for the `…(at:)` calls.
     public static let currentDirectory = FileDescriptor(unowned: AT_FDCWD)
+    /// fd 2, never closed by this object (diagnostics such as the daemon's phase timings).
+    public static let standardError = FileDescriptor(unowned: 2)
     private init(unowned value: Int32) {
         rawValue = value
         isOpen = false

@@ -19,7 +19,11 @@ public struct BuildDirectory: Sendable {
     /// Creates the wrapper and `top`. Never reuses an existing entry: N increments on EEXIST, and
     /// the new directory is checked through its fd (a directory, ours, not group/world-accessible).
     /// `owner` (pool mode) receives `top` through fchown on the fd, never by path.
-    public static func create(temporaryDirectory: String, derivationName: String, owner: Ownership?) throws(SandboxError) -> BuildDirectory {
+    /// `spare`: the name, in the canonical TMPDIR, of an emptied wrapper of an earlier build
+    /// (holding only an empty `top`) to rename into place instead of making new directories;
+    /// it gets the same checks, owner and modes.
+    public static func create(temporaryDirectory: String, derivationName: String, owner: Ownership?,
+                              reusing spare: [UInt8]? = nil) throws(SandboxError) -> BuildDirectory {
         let base = "guix-build-" + derivationName
         guard PathComponent.isValid(Array(derivationName.utf8)), base.utf8.count < 200 else {
             throw .buildDirectory(path: base, reason: "not a valid file name")
@@ -35,7 +39,11 @@ public struct BuildDirectory: Sendable {
         for counter in 0..<100_000 {
             let name = "\(base)-\(counter)"
             do {
-                try parentFD.makeDirectory(at: Array(name.utf8), mode: 0o700)
+                if let spare {
+                    try parentFD.renameNoReplace(at: spare, to: parentFD, Array(name.utf8))
+                } else {
+                    try parentFD.makeDirectory(at: Array(name.utf8), mode: 0o700)
+                }
             } catch where error.errno == .fileExists {
                 continue
             } catch {
@@ -51,9 +59,16 @@ public struct BuildDirectory: Sendable {
                 // Exact modes whatever the umask; the group is the daemon's (guix-daemon forces it).
                 try wrapper.changeOwner(ProcessIdentity.effectiveUserID, ProcessIdentity.effectiveGroupID)
                 try wrapper.changeMode(0o700)
-                try wrapper.makeDirectory(at: Array("top".utf8), mode: 0o700)
+                if spare == nil { try wrapper.makeDirectory(at: Array("top".utf8), mode: 0o700) }
                 let top = try wrapper.openDirectory(at: "top")
-                if let owner { try top.changeOwner(owner.uid, owner.gid) }
+                if spare != nil {
+                    guard try wrapper.entryNames() == [Array("top".utf8)], try top.entryNames().isEmpty else {
+                        throw SandboxError.buildDirectory(path: path, reason: "spare build directory is not empty")
+                    }
+                    try top.changeOwner(owner?.uid ?? ProcessIdentity.effectiveUserID, owner?.gid ?? ProcessIdentity.effectiveGroupID)
+                } else if let owner {
+                    try top.changeOwner(owner.uid, owner.gid)
+                }
                 try top.changeMode(0o700)
             } catch let error as SandboxError {
                 throw error

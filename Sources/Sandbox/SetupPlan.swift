@@ -61,6 +61,7 @@ enum SetupPlan {
         for case .bind(let inside, let outside, _) in root.entries where sources[outside] == nil {
             sources[outside] = lookup(outside)
             if sources[outside] == .file || sources[outside] == .missing { plan.countFileMountPoint(inside) }
+            plan.bindsPerDirectory[InsidePath.parent(inside), default: 0] += 1
         }
         for entry in root.entries { plan.entry(entry, lookup: { sources[$0] ?? lookup($0) }) }
         plan.removeMountPointStubs()
@@ -73,28 +74,54 @@ enum SetupPlan {
         let root: String
         var steps: [SetupStep] = []
         var directories: Set<String> = ["/"]
-        /// File mount points per directory (inside paths), counted before the entries are
-        /// replayed; and the stub file each such directory got, once its first was made.
+        /// File mount points per directory (counted first), and each such directory's stub.
         var fileMountPoints: [String: Int] = [:]
         var stubs: [(directory: String, stub: String)] = []
+        /// Bind mounts per directory: one with many (the store) is entered once and its mount
+        /// points named relative to it (path walks were a third of the child's time). `cwd`: where
+        /// the child is; an absolute mount or chdir forgets it (a mount over it leaves us below).
+        var bindsPerDirectory: [String: Int] = [:]
+        var cwd: String?
+        static let relativeNamesFrom = 8
 
-        /// Name of the stub in a directory with several file mount points: never a store
-        /// path's name (those start with a nix32 hash), and unlinked again before the builder runs.
+        /// Never a store path's name (nix32 hash first); unlinked before the builder runs.
         static let stubName = ".cloister-mount-point"
 
         init(root: String) {
             self.root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
         }
 
-        mutating func add(_ step: SetupStep) { steps.append(step) }
+        mutating func add(_ step: SetupStep) {
+            let movesOrCovers = [CSANDBOX_MOUNT, CSANDBOX_BIND, CSANDBOX_UMOUNT, CSANDBOX_CHDIR, CSANDBOX_PIVOT_ROOT, CSANDBOX_CHROOT]
+            if movesOrCovers.contains(step.op), step.path?.hasPrefix("/") ?? true {
+                cwd = nil
+                // A stub under a new mount is out of reach (and out of sight): make another.
+                if let target = step.path, step.op == CSANDBOX_MOUNT || step.op == CSANDBOX_BIND {
+                    stubs.removeAll { root + $0.directory == target || (root + $0.directory).hasPrefix(target + "/") }
+                }
+            }
+            steps.append(step)
+        }
 
-        /// Where an inside path is on the host before pivot_root.
-        func host(_ inside: String) -> String { inside == "/" ? root : root + inside }
+        /// Where an inside path is on the host before pivot_root: relative to `cwd` when it is
+        /// directly in it.
+        func host(_ inside: String) -> String {
+            if let cwd, InsidePath.parent(inside) == cwd, let name = InsidePath.baseName(inside) { return name }
+            return inside == "/" ? root : root + inside
+        }
+
+        /// chdir into `directory` (which exists) if it holds many mount points.
+        mutating func enter(_ directory: String) {
+            guard cwd != directory, bindsPerDirectory[directory, default: 0] >= Self.relativeNamesFrom else { return }
+            var step = SetupStep(CSANDBOX_CHDIR, phase: "mountIntoChroot", action: "changing to `\(directory)'")
+            step.path = directory == "/" ? root : root + directory
+            add(step)
+            cwd = directory
+        }
 
         func validate(_ spec: SandboxSpec) throws(SandboxError) {
             func check(_ path: String, _ what: String) throws(SandboxError) {
-                let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-                if !path.hasPrefix("/") || path.utf8.contains(0) || parts.contains("..") || parts.contains(".") {
+                if !InsidePath.isClean(path) {
                     throw .invalidSpec(reason: "\(what) `\(path)' must be an absolute path without `.' or `..'")
                 }
             }
@@ -154,6 +181,7 @@ enum SetupPlan {
         }
 
         mutating func parents(of inside: String) {
+            if directories.contains(InsidePath.parent(inside)) { return }
             var prefix = ""
             let parts = inside.split(separator: "/").dropLast()
             for part in parts {
@@ -189,6 +217,7 @@ enum SetupPlan {
             case .symlink(let inside, let target):
                 symlink(inside, target: target, phase: "mountIntoChroot")
             case .bind(let inside, let outside, let options):
+                enter(InsidePath.parent(inside))
                 switch lookup(outside) {
                 case .symlink(let target):
                     symlink(inside, target: target, phase: "mountIntoChroot")
@@ -222,13 +251,8 @@ enum SetupPlan {
             }
         }
 
-        static func parent(_ inside: String) -> String {
-            guard let slash = inside.lastIndex(of: "/"), slash != inside.startIndex else { return "/" }
-            return String(inside[..<slash])
-        }
-
         mutating func countFileMountPoint(_ inside: String) {
-            fileMountPoints[Self.parent(inside), default: 0] += 1
+            fileMountPoints[InsidePath.parent(inside), default: 0] += 1
         }
 
         /// An empty file to bind a file onto. Where a directory gets several (the inputs of a
@@ -236,7 +260,7 @@ enum SetupPlan {
         /// inodes is what costs (on ext4 without a journal each new inode is searched past every
         /// recently deleted one), links are not.
         mutating func fileMountPoint(_ inside: String) {
-            let directory = Self.parent(inside)
+            let directory = InsidePath.parent(inside)
             guard fileMountPoints[directory, default: 0] >= 2 else {
                 createFile(inside, contents: [], mode: 0o600, phase: "mountIntoChroot")
                 return

@@ -63,6 +63,48 @@ struct BuildTests {
         #expect(shell("ls -a '\(f.root)/store' | grep -c -e chroot -e trash") == nil)
     }
 
+    /// Build trees and chroots are emptied and reused (SpareDirectories): nothing a builder
+    /// left, in its tree or in the store directory it saw, reaches the next build.
+    @Test(arguments: Mode.allCases)
+    func recycledDirectoriesCarryNothingOver(_ mode: Mode) throws {
+        let f = try BuildFixture()
+        let s = try settings(f, mode)
+        let dirty = try f.derivation("dirty", script: """
+            mkdir $out; echo junk > $NIX_BUILD_TOP/junk; mkdir $NIX_BUILD_TOP/d; echo x > $NIX_BUILD_TOP/d/x; chmod 0 $NIX_BUILD_TOP/d
+            echo stray > $NIX_STORE/zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz-stray; mkdir $NIX_STORE/yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy-stray
+            """)
+        #expect(Builder(store: f.store, settings: s).build([.derivation(dirty)])[0].status == .built)
+        Janitor.shared.waitUntilIdle()
+        let top = try HostPath.canonical(f.root + "/tmp")
+        let before = try spareInodes(top, f.root + "/store")
+
+        let clean = try f.derivation("clean", script: """
+            mkdir $out; ls -a $NIX_BUILD_TOP > $out/tree; ls -a $NIX_STORE | grep -c stray > $out/stray
+            stat -c '%a' $NIX_BUILD_TOP $NIX_STORE > $out/modes
+            """)
+        let result = Builder(store: f.store, settings: s).build([.derivation(clean)])[0]
+        #expect(result.status == .built, "\(result.errorMessage)")
+        // The dirty build's emptied directories served this one (same inodes), then became spares again.
+        Janitor.shared.waitUntilIdle()
+        #expect(try spareInodes(top, f.root + "/store") == before)
+        let out = f.absolute(try #require(f.output(clean)))
+        #expect(shell("cat '\(out)/tree'") == ".\n..\n")
+        #expect(shell("cat '\(out)/stray'") == "0\n")
+        #expect(shell("cat '\(out)/modes'") == "700\n1775\n")
+        Builder.waitForCleanup()
+        #expect(SpareDirectories.shared.names(.chroot, in: f.root + "/store").isEmpty)
+        #expect(shell("ls -a '\(f.root)/tmp' '\(f.root)/store' | grep -c -e trash -e chroot -e stray") == nil)
+    }
+
+    /// Inodes of the one spare build tree in `tmp` and the one spare chroot in `store`.
+    func spareInodes(_ tmp: String, _ store: String) throws -> [UInt64] {
+        let tree = SpareDirectories.shared.names(.buildTree, in: tmp)
+        let chroot = SpareDirectories.shared.names(.chroot, in: store)
+        try #require(tree.count == 1 && chroot.count == 1)
+        return [try FileDescriptor.open(tmp, [.readOnly, .directory]).status(at: tree[0]).inode,
+                try FileDescriptor.open(store, [.readOnly, .directory]).status(at: chroot[0]).inode]
+    }
+
     @Test(arguments: Mode.allCases)
     func outputsAreCanonicalised(_ mode: Mode) throws {
         let f = try BuildFixture()

@@ -81,6 +81,29 @@ struct SetupPlanTests {
         #expect(unlink < pivot)
     }
 
+    /// The store's many mount points are named relative to it once the child is inside; a
+    /// mount over that directory (or any absolute mount) sends it back in before the next one.
+    @Test func manyMountPointsAreNamedRelativeToTheirDirectory() throws {
+        let names = (0..<10).map { "\($0)aaa-input" }
+        var entries: [RootEntry] = [.directory("/gnu/store", mode: 0o1775)]
+        entries += names.map { .bind(inside: "/gnu/store/" + $0, outside: "/s/" + $0, options: [.readOnly]) }
+        entries += [.bind(inside: "/gnu/store", outside: "/elsewhere"), .bind(inside: "/gnu/store/zzz-late", outside: "/s/zzz-late")]
+        let steps = try SetupPlan.steps(for: spec(identity: .unchanged, entries: entries)) { $0 == "/elsewhere" ? .directory : .file }
+        let chdirs = steps.indices.filter { steps[$0].op == CSANDBOX_CHDIR && steps[$0].path == "/chroot/gnu/store" }
+        #expect(chdirs.count == 2)
+        let binds = steps.filter { $0.op == CSANDBOX_BIND && $0.path != "/chroot" }
+        #expect(binds.map(\.path) == names + ["/chroot/gnu/store", "zzz-late"])
+        // The first stub is covered by the later mount, so the late one links to a new stub.
+        #expect(steps.filter { $0.op == CSANDBOX_LINK }.map(\.path2) == Array(repeating: ".cloister-mount-point", count: 11))
+        #expect(steps.filter { $0.op == CSANDBOX_CREATE_FILE && $0.path == ".cloister-mount-point" }.count == 2)
+        #expect(steps.filter { $0.op == CSANDBOX_UNLINK }.map(\.path) == [".cloister-mount-point"])
+        let cover = try #require(steps.firstIndex { $0.op == CSANDBOX_BIND && $0.path == "/chroot/gnu/store" })
+        #expect(chdirs[0] < cover && cover < chdirs[1])
+        #expect(steps[(chdirs[1] + 1)...].contains { $0.op == CSANDBOX_BIND && $0.path == "zzz-late" })
+        #expect(!steps.contains { $0.op != CSANDBOX_BIND && $0.op != CSANDBOX_LINK && $0.op != CSANDBOX_CREATE_FILE
+                                  && $0.op != CSANDBOX_UNLINK && !($0.path ?? "/").hasPrefix("/") })
+    }
+
     @Test func explicitDirectoryAfterImplicitParentIsAChmod() throws {
         let entries: [RootEntry] = [.file("/tmp/a", contents: []), .directory("/tmp", mode: 0o1777)]
         let steps = try SetupPlan.steps(for: spec(identity: .unchanged, entries: entries), lookup: { _ in .file })

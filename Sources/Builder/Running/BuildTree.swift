@@ -22,6 +22,12 @@ struct ChrootDirectory {
     static func create(for drvPath: StorePath, storeFD: FileDescriptor, storePath: String, groupID: UInt32?) throws(BuildError) -> ChrootDirectory {
         let name = Array((drvPath.baseName + ".chroot").utf8)
         let path = storePath + "/" + drvPath.baseName + ".chroot"
+        if let spare = SpareDirectories.shared.take(.chroot, in: storePath) {
+            if (try? reuse(spare, as: name, storeFD: storeFD, groupID: groupID)) != nil {
+                return ChrootDirectory(name: name, path: path)
+            }
+            try? storeFD.removeTree(at: spare)
+        }
         do {
             try storeFD.removeTree(at: name)
             try storeFD.makeDirectory(at: name, mode: 0o750)
@@ -37,6 +43,25 @@ struct ChrootDirectory {
             try store.changeMode(0o1775)
         } catch { throw .system(error) }
         return ChrootDirectory(name: name, path: path)
+    }
+
+    /// A spare skeleton renamed into place, then given exactly what `create` gives a new one.
+    private static func reuse(_ spare: [UInt8], as name: [UInt8], storeFD: FileDescriptor, groupID: UInt32?) throws(SystemError) {
+        try storeFD.removeTree(at: name)
+        try storeFD.renameNoReplace(at: spare, to: storeFD, name)
+        let chroot = try storeFD.openDirectory(at: name)
+        let status = try chroot.status()
+        guard status.type == .directory, status.owner == ProcessIdentity.effectiveUserID,
+              try chroot.entryNames().sorted(by: { $0.lexicographicallyPrecedes($1) }) == [Array("store".utf8), Array("top".utf8)]
+        else { throw SystemError("reuse", errno: .fileExists) }
+        try chroot.changeMode(0o750)
+        let top = try chroot.openDirectory(at: "top")
+        let store = try chroot.openDirectory(at: "store")
+        guard try top.entryNames().isEmpty, try store.entryNames().isEmpty else { throw SystemError("reuse", errno: .fileExists) }
+        try top.changeOwner(groupID == nil ? ProcessIdentity.effectiveUserID : 0, groupID ?? ProcessIdentity.effectiveGroupID)
+        try top.changeMode(0o750)
+        try store.changeOwner(groupID == nil ? ProcessIdentity.effectiveUserID : 0, groupID ?? ProcessIdentity.effectiveGroupID)
+        try store.changeMode(0o1775)
     }
 
     /// Turns the Guix chroot spec (root bound onto itself, store directory made inside it) into
@@ -56,16 +81,31 @@ struct ChrootDirectory {
     }
 
     /// Off the critical path (Janitor).
-    func remove(storeFD: FileDescriptor) {
-        Janitor.shared.dispose(name, in: storeFD)
+    /// `recyclable`: no process outside the sandbox can hold an fd into it (not a fixed-output
+    /// build, whose network could pass one out), so the skeleton may serve again.
+    func remove(storeFD: FileDescriptor, recyclable: Bool) {
+        let parent = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
+        Janitor.shared.dispose(name, in: storeFD, recycle: recyclable ? (.chroot, parent) : nil)
     }
 }
 
 extension BuildDirectory {
-    /// Off the critical path (Janitor): the wrapper is renamed within TMPDIR, then deleted.
-    func dispose() {
+    /// A new build tree, from a spare one when there is one (SpareDirectories).
+    static func make(temporaryDirectory: String, derivationName: String, owner: Ownership?) throws(SandboxError) -> BuildDirectory {
+        if let parent = try? HostPath.canonical(temporaryDirectory), let spare = SpareDirectories.shared.take(.buildTree, in: parent) {
+            if let made = try? create(temporaryDirectory: parent, derivationName: derivationName, owner: owner, reusing: spare) {
+                return made
+            }
+            try? FileDescriptor.open(parent, [.readOnly, .directory]).removeTree(at: spare)
+        }
+        return try create(temporaryDirectory: temporaryDirectory, derivationName: derivationName, owner: owner)
+    }
+
+    /// Off the critical path (Janitor): the wrapper is renamed within TMPDIR, then emptied
+    /// and kept as a spare if `recyclable` (as for `ChrootDirectory.remove`), or deleted.
+    func dispose(recyclable: Bool) {
         guard let parentFD = try? FileDescriptor.open(parent, [.readOnly, .directory]) else { return }
-        Janitor.shared.dispose(Array(name.utf8), in: parentFD)
+        Janitor.shared.dispose(Array(name.utf8), in: parentFD, recycle: recyclable ? (.buildTree, parent) : nil)
     }
 }
 

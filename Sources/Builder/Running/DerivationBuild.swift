@@ -18,6 +18,7 @@ struct DerivationBuild {
     /// Check mode (§4.9): rebuild valid outputs and compare, register nothing.
     let check: Bool
     let cancellation: Cancellation
+    var timer = PhaseTimer()
 
     var drvText: String { plan.derivationPath.absolute(in: plan.storeDirectory) }
     var goalName: String { "building of `\(drvText)'" }
@@ -30,6 +31,7 @@ struct DerivationBuild {
         } catch {
             result = BuildResult(status: status(of: error), errorMessage: error.description)
         }
+        timer.mark("cleanup")
         if result.startTime == 0 { result.startTime = start }
         result.stopTime = WallClock.secondsSinceEpoch
         if settings.printBuildTrace {
@@ -64,6 +66,7 @@ struct DerivationBuild {
         do { held = try PathLocks.lock(absolutes, wait: true) } catch { throw .store(error) }
         guard let locks = held else { throw .misc("cannot lock the outputs of `\(drvText)'") }
         defer { locks.release() }
+        timer.mark("lock")
 
         let valid = try store.query { try $0.queryValidPaths(outputPaths) }
         var missing: [String: StorePath] = [:]
@@ -100,6 +103,7 @@ struct DerivationBuild {
                 previous = infos
             }
         }
+        timer.mark("register")
         locks.deleteOnRelease = true
         return BuildResult(status: .built, timesBuilt: rounds, startTime: firstStart, stopTime: WallClock.secondsSinceEpoch,
                            builtOutputs: plan.outputs)
@@ -113,6 +117,7 @@ struct DerivationBuild {
     /// One round: build user, tree, chroot, sandbox, log; then the outputs checked against the
     /// previous round and, in the last round, registered.
     private func buildRound(missing: [String: StorePath], last: Bool, previous: [ValidPathInfo]?) throws(BuildError) -> RoundOutcome {
+        timer.mark("valid")
         let buildUser = try pool.map { (pool) throws(BuildError) in try pool.acquire() }
         defer { buildUser?.release() }
         // Best effort: the build's own processes all live in its PID namespace and die with it;
@@ -129,22 +134,28 @@ struct DerivationBuild {
             }
         } catch { throw .system(error) }
 
+        timer.mark("user")
         let owner = buildUser.map { Ownership(uid: $0.uid, gid: $0.gid) }
         let buildDirectory: BuildDirectory
-        do { buildDirectory = try BuildDirectory.create(temporaryDirectory: settings.temporaryDirectory,
+        do { buildDirectory = try BuildDirectory.make(temporaryDirectory: settings.temporaryDirectory,
                                                         derivationName: plan.derivationName, owner: owner) }
         catch { throw .sandbox(error) }
         var keepTree = false
-        defer { if !keepTree { buildDirectory.dispose() } }
+        // Only a sandbox without network can be sure nothing outside holds an fd into its
+        // directories (SpareDirectories).
+        let recyclable = settings.useChroot && !plan.fixedOutput
+        defer { if !keepTree { buildDirectory.dispose(recyclable: recyclable) } }
 
+        timer.mark("tree")
         try ReferencesGraph.write(plan: plan, store: store, buildDirectory: buildDirectory, owner: owner)
         // --disable-chroot (§3.1): no chroot; the builder writes its outputs in the store itself.
         let chroot = settings.useChroot
             ? try ChrootDirectory.create(for: plan.derivationPath, storeFD: storeFD, storePath: plan.storeDirectory.path,
                                          groupID: buildUser?.gid)
             : nil
-        defer { chroot?.remove(storeFD: storeFD) }
+        defer { chroot?.remove(storeFD: storeFD, recyclable: recyclable) }
         let outputsDirectory = chroot?.storePath ?? plan.storeDirectory.path
+        timer.mark("chroot")
 
         let identity: SandboxIdentity
         if let buildUser {
@@ -162,6 +173,7 @@ struct DerivationBuild {
             throw .sandbox(error)
         }
 
+        timer.mark("spec")
         let logFile = settings.keepLog
             ? try BuildLogFile(logDirectory: store.layout.logDirectory, drvPath: plan.derivationPath, compression: settings.logCompression)
             : nil
@@ -169,6 +181,7 @@ struct DerivationBuild {
         let paths = missing.values.sorted().map { "`\($0.absolute(in: plan.storeDirectory))'" }.joined(separator: ", ")
         events.message("building path(s) \(paths)")
 
+        timer.mark("log")
         let process: SandboxProcess
         do { process = try Sandbox.spawn(spec) } catch {
             try? logFile?.close()
@@ -182,6 +195,7 @@ struct DerivationBuild {
             throw .misc("interrupted by the client")
         }
         defer { cancellation.finished(process) }
+        timer.mark("spawn")
         if settings.printBuildTrace {
             events.message("@ build-started \(drvText) - \(plan.derivation.platform) \(logFile?.path ?? "") \(process.pid)")
         }
@@ -201,7 +215,9 @@ struct DerivationBuild {
             try? logFile?.close()
             throw .sandbox(error)
         }
+        timer.mark("run")
         try? logFile?.close()
+        timer.mark("logclose")
         if cancellation.isCancelled { throw .misc("interrupted by the client") }
         // Pool mode: SandboxProcess has killed every process of the build user by now.
 

@@ -10,14 +10,15 @@ final class Janitor: @unchecked Sendable {
     static let shared = Janitor()
 
     private let lock = ConditionLock()
-    private var queue: [(directory: FileDescriptor, name: [UInt8])] = []
+    /// `recycle`: (kind, path of the directory) when the emptied skeleton is to be kept.
+    private var queue: [(directory: FileDescriptor, name: [UInt8], recycle: (SpareDirectories.Kind, String)?)] = []
     private var busy = false
     private var thread: SystemThread?
     private var counter = 0
 
     /// Renames `name` under `directory` to a trash name and schedules its removal; removes it
     /// at once if the rename fails.
-    func dispose(_ name: [UInt8], in directory: FileDescriptor) {
+    func dispose(_ name: [UInt8], in directory: FileDescriptor, recycle: (SpareDirectories.Kind, String)? = nil) {
         let trash: [UInt8] = lock.withLock {
             counter += 1
             return Array(".trash-build-\(ProcessIdentity.processID)-\(counter)".utf8)
@@ -29,7 +30,7 @@ final class Janitor: @unchecked Sendable {
             return
         }
         lock.withLock {
-            queue.append((directory, trash))
+            queue.append((directory, trash, recycle))
             if thread == nil { thread = try? SystemThread.start { [self] in self.work() } }
             lock.broadcast()
         }
@@ -43,7 +44,7 @@ final class Janitor: @unchecked Sendable {
             let item = queue.removeFirst()
             busy = true
             lock.unlock()
-            try? item.directory.removeTree(at: item.name)
+            remove(item)
             lock.withLock {
                 busy = false
                 lock.broadcast()
@@ -52,7 +53,13 @@ final class Janitor: @unchecked Sendable {
     }
 
     private func drainNow() {
-        while let item = lock.withLock({ queue.isEmpty ? nil : queue.removeFirst() }) {
+        while let item = lock.withLock({ queue.isEmpty ? nil : queue.removeFirst() }) { remove(item) }
+    }
+
+    private func remove(_ item: (directory: FileDescriptor, name: [UInt8], recycle: (SpareDirectories.Kind, String)?)) {
+        if let (kind, path) = item.recycle {
+            SpareDirectories.shared.recycle(kind, item.name, in: item.directory, directory: path)
+        } else {
             try? item.directory.removeTree(at: item.name)
         }
     }

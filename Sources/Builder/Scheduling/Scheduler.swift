@@ -107,13 +107,17 @@ final class Scheduler: @unchecked Sendable {
     }
 
     private func runGoal(_ goal: Goal) -> BuildResult {
+        let timer = PhaseTimer()
+        defer { timer.report(store.layout.absolute(goal.drvPath)) }
         let plan: BuildPlan
         do {
             let closure = try store.query { (s) throws -> Set<StorePath> in
                 try BuildPlanner.inputClosure(of: goal.derivation, store: s)
             }
+            timer.mark("closure")
             plan = try BuildPlanner.plan(derivationPath: goal.drvPath, derivation: goal.derivation, inputClosure: closure,
                                          store: store.layout.storeDirectory, settings: settings)
+            timer.mark("plan")
         } catch {
             // A derivation whose outputs are all valid is done, whatever its builder: guix-daemon
             // and nix-daemon look at the outputs before the builder (haveDerivation).
@@ -136,6 +140,6 @@ final class Scheduler: @unchecked Sendable {
             return BuildResult(status: status, errorMessage: error.description)
         }
         return DerivationBuild(plan: plan, store: store, settings: settings, events: events, pool: pool,
-                               check: goal.check, cancellation: cancellation).run()
+                               check: goal.check, cancellation: cancellation, timer: timer).run()
     }
 }

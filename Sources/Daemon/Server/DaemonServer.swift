@@ -119,6 +119,7 @@ public final class DaemonServer: @unchecked Sendable {
     /// Worker side: serves the connection on fd 3 and returns when it ends.
     public func serveWorker(remote: Bool) {
         serve(FileDescriptor(owning: 3), remote: remote)
+        finishBuilds()
     }
 
     /// Spare worker side: opens the store, then waits on the channel (fd 3) for the one
@@ -139,6 +140,7 @@ public final class DaemonServer: @unchecked Sendable {
         // TCP listeners send "t"; the socket's own family decides as well.
         let remote = payload.first == WorkerPool.tcpPayload || !Socket.isUnixSocket(connection.rawValue)
         serve(connection, remote: remote, store: store)
+        finishBuilds()
     }
 
     /// Identifies the peer and runs one session to its end.

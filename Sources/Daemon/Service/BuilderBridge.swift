@@ -38,3 +38,9 @@ extension DaemonConfiguration {
         return s
     }
 }
+
+extension DaemonServer {
+    /// A worker process whose client is gone: chroots and build trees still queued for
+    /// deletion, and spare ones kept for reuse, go before it exits (the client is not waiting).
+    func finishBuilds() { Builder.waitForCleanup() }
+}

@@ -61,19 +61,21 @@ extension LocalStore {
                                 includeDerivers: Bool = false) throws(LocalStoreError) -> Set<StorePath> {
         var closure = Set<StorePath>()
         var pending = Array(paths)
-        while let path = pending.popLast() {
-            guard closure.insert(path).inserted else { continue }
-            guard try database.isValid(path) else { throw .invalidPath(absolute(path)) }
-            pending += try database.references(path)
-            if includeOutputs && path.isDerivation {
-                for (_, output) in try database.derivationOutputs(path) where try database.isValid(output) {
-                    pending.append(output)
+        return try database.db.reading { () throws(LocalStoreError) -> Set<StorePath> in
+            while let path = pending.popLast() {
+                guard closure.insert(path).inserted else { continue }
+                guard try database.isValid(path) else { throw .invalidPath(absolute(path)) }
+                pending += try database.references(path)
+                if includeOutputs && path.isDerivation {
+                    for (_, output) in try database.derivationOutputs(path) where try database.isValid(output) {
+                        pending.append(output)
+                    }
+                }
+                if includeDerivers, let deriver = try database.queryPathInfo(path)?.deriver, try database.isValid(deriver) {
+                    pending.append(deriver)
                 }
             }
-            if includeDerivers, let deriver = try database.queryPathInfo(path)?.deriver, try database.isValid(deriver) {
-                pending.append(deriver)
-            }
+            return closure
         }
-        return closure
     }
 }

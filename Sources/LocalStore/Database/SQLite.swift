@@ -168,6 +168,24 @@ public final class SQLiteDatabase {
 
     var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
+    /// Several reads under one snapshot and one WAL read lock (a deferred `BEGIN`) instead of a
+    /// lock and unlock per statement (a closure walk makes hundreds). Inside a transaction the
+    /// body just runs; the body must not write.
+    func reading<T>(_ body: () throws(LocalStoreError) -> T) throws(LocalStoreError) -> T {
+        if inTransaction || sqlite3_get_autocommit(handle) == 0 { return try body() }
+        try execute("begin")
+        inTransaction = true
+        defer { inTransaction = false }
+        do {
+            let result = try body()
+            try execute("commit")
+            return result
+        } catch {
+            _ = sqlite3_exec(handle, "rollback", nil, nil, nil)
+            throw error
+        }
+    }
+
     /// `BEGIN IMMEDIATE` takes the write lock up front, so a transaction never fails half-way for
     /// lack of it; any error rolls back, leaving the database as before.
     func transaction<T>(_ body: () throws(LocalStoreError) -> T) throws(LocalStoreError) -> T {
