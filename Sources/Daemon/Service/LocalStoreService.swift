@@ -123,15 +123,17 @@ public final class LocalStoreService: StoreService {
     public func exportPath(_ path: StorePath, sign: Bool, to sink: ByteSink) throws {
         guard let info = try store.queryPathInfo(path) else { throw StoreServiceError.invalidPath(context.render(path)) }
         let keys = sign ? try ArchiveKeys(layout: store.layout).signingKeyPair() : nil
+        // Only a signed export needs the digest of NAR … deriver (one more SHA-256 pass).
         let hashing = HashingSink(sink)
+        let out: ByteSink = keys == nil ? sink : hashing
         let narHasher = Hasher(.sha256)
-        _ = try NARDumper.dump(path: context.render(path), to: TeeSink(sink: SinkAdapter(hashing), hasher: narHasher))
+        _ = try NARDumper.dump(path: context.render(path), to: TeeSink(sink: SinkAdapter(out), hasher: narHasher))
         // Refuse to spread a modified path (guix-daemon's exportPath).
         let actual = narHasher.finish()
         guard actual == info.narHash else {
             throw StoreServiceError("hash of path `\(context.render(path))' has changed from `\(info.narHash.base16)' to `\(actual.base16)'!")
         }
-        let metadata = WireWriter(hashing)
+        let metadata = WireWriter(out)
         try writeExportMetadata(ExportTrailer(path: path, references: info.sortedReferences, deriver: info.deriver, signature: nil),
                                 to: metadata, context)
         try metadata.flush()
