@@ -101,6 +101,20 @@ public final class FileDescriptor: @unchecked Sendable {
         }
     }
 
+    /// Reads up to end of file but at most `limit` bytes (so a caller asking for one byte more
+    /// than it accepts can tell "too large" without reading the rest).
+    public func readAll(upTo limit: Int) throws(SystemError) -> [UInt8] {
+        var result: [UInt8] = []
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 8)
+        defer { chunk.deallocate() }
+        while result.count < limit {
+            let n = try read(into: UnsafeMutableRawBufferPointer(rebasing: chunk[0..<min(chunk.count, limit - result.count)]))
+            if n == 0 { break }
+            result += UnsafeRawBufferPointer(rebasing: chunk[0..<n])
+        }
+        return result
+    }
+
     /// Writes every byte, looping over short writes.
     public func writeAll(_ bytes: UnsafeRawBufferPointer) throws(SystemError) {
         guard let base = bytes.baseAddress else { return }

@@ -116,10 +116,9 @@ public final class LocalStore {
         let derivation: Derivation
         do throws(FormatError) { derivation = try Derivation(aterm: contents, store: store, rules: .nix) } catch { throw .format(error) }
         if check {
-            let storeFD = self.storeFD
             var hasher = DerivationHasher(store: store) { (input: StorePath) throws(FormatError) -> Derivation in
                 let bytes: [UInt8]
-                do { bytes = try storeFD.open(at: Array(input.baseName.utf8), [.readOnly, .noFollow]).readAll() } catch {
+                do { bytes = try self.readDerivationFile(input) } catch {
                     throw .invalidStorePath(input.baseName, reason: "cannot read input derivation: \(error)")
                 }
                 return try Derivation(aterm: bytes, store: store, rules: .nix)
@@ -129,6 +128,24 @@ public final class LocalStore {
             } catch { throw .invalidDerivationOutputs(absolute(path), reason: error.description) }
         }
         return derivation.sortedOutputNames.compactMap { name in derivation.outputs[name]?.path.map { (name, $0) } }
+    }
+
+    /// The bytes of the `.drv` at `path` in the store, refused (unread) above
+    /// `configuration.derivationSizeLimit`.
+    func readDerivationFile(_ path: StorePath) throws(LocalStoreError) -> [UInt8] {
+        let limit = configuration.derivationSizeLimit
+        do {
+            let file = try storeFD.open(at: Array(path.baseName.utf8), [.readOnly, .noFollow])
+            let size = UInt64(max(try file.status().size, 0))
+            guard size <= limit else { throw LocalStoreError.derivationTooLarge(absolute(path), size: size, limit: limit) }
+            let bytes = try file.readAll(upTo: Int(limit) + 1)
+            guard UInt64(bytes.count) <= limit else {
+                throw LocalStoreError.derivationTooLarge(absolute(path), size: UInt64(bytes.count), limit: limit)
+            }
+            return bytes
+        } catch let error as LocalStoreError { throw error } catch let error as SystemError { throw .system(error) } catch {
+            throw .corrupt(absolute(path), reason: "\(error)")
+        }
     }
 
     static func readSchemaVersion(_ file: String) throws(LocalStoreError) -> Int {

@@ -34,6 +34,8 @@ public enum LocalStoreError: Error, Sendable, CustomStringConvertible {
     case referenceCycle(String)
     /// A .drv being registered names output paths that are not the ones its contents imply.
     case invalidDerivationOutputs(String, reason: String)
+    /// A `.drv` larger than `StoreConfiguration.derivationSizeLimit` (never read whole).
+    case derivationTooLarge(String, size: UInt64, limit: UInt64)
     /// The archive signing key or the ACL is missing, unreadable or not secret (Guix's message).
     case archiveKey(String)
     /// Something that should not happen happened to the on-disk state.
@@ -60,6 +62,8 @@ public enum LocalStoreError: Error, Sendable, CustomStringConvertible {
             "hash mismatch importing path `\(path)';\n  wanted: \(expected)\n  got:    \(actual)"
         case .referenceCycle(let path): "cycle detected in the references of `\(path)'"
         case .invalidDerivationOutputs(let path, let reason): "derivation `\(path)' has incorrect outputs: \(reason)"
+        case .derivationTooLarge(let path, let size, let limit):
+            "derivation `\(path)' is \(size) bytes, larger than the limit of \(limit) bytes"
         case .archiveKey(let message): message
         case .corrupt(let path, let reason): "`\(path)': \(reason)"
         }

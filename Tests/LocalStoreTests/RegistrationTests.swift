@@ -91,6 +91,25 @@ import StoreFormats
         #expect(try store.queryAllValidPaths().count == 2)
     }
 
+    @Test func derivationsAboveTheSizeLimitAreRefusedUnread() throws {
+        let t = try TestStore()
+        let s = try t.open().storeDirectory
+        let (text, _) = try makeDerivation("hello", in: s)
+        // Exactly at the limit: accepted.
+        let exact = try t.open { $0.derivationSizeLimit = UInt64(text.count) }
+        let drv = try exact.addTextToStore(name: "hello.drv", contents: text)
+        #expect(try exact.queryDerivationOutputs(drv).map(\.id) == ["out"])
+        // One byte over (a longer name in the environment): refused with the sizes, nothing registered.
+        let (bigger, _) = try makeDerivation("hello-bigger", in: s)
+        let small = try t.open { $0.derivationSizeLimit = UInt64(bigger.count - 1) }
+        let error = #expect(throws: LocalStoreError.self) { try small.addTextToStore(name: "hello-bigger.drv", contents: bigger) }
+        let message = error.map { "\($0)" } ?? ""
+        #expect(message.hasPrefix("derivation `\(s.path)/"), "\(message)")
+        #expect(message.hasSuffix("-hello-bigger.drv' is \(bigger.count) bytes, larger than the limit of \(bigger.count - 1) bytes"), "\(message)")
+        #expect(try small.queryAllValidPaths() == [drv])
+        #expect(shell("ls -A '\(t.root)/store' | grep -v '\\.lock$' | grep -c hello-bigger") == nil)
+    }
+
     @Test func invalidateRefusesWhileReferred() throws {
         let t = try TestStore()
         let store = try t.open()

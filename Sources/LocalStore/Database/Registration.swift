@@ -19,9 +19,7 @@ extension LocalStore {
         // Read derivations before taking the write lock; it is the slow part.
         var outputs: [StorePath: [(id: String, path: StorePath)]] = [:]
         for info in infos where info.path.isDerivation {
-            let contents: [UInt8]
-            do { contents = try FileDescriptor.open(absolute(info.path), [.readOnly, .noFollow]).readAll() }
-            catch { throw .system(error) }
+            let contents = try readDerivationFile(info.path)
             if let custom = derivationOutputs {
                 outputs[info.path] = try custom(info.path, contents)
             } else {

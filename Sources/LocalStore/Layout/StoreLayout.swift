@@ -93,6 +93,9 @@ public struct StoreConfiguration: Sendable {
     public var gcKeepDerivations: Bool
     /// Hard-link identical files into `.links` (off with `--disable-deduplication`).
     public var deduplicate: Bool
+    /// Largest `.drv` read when registering or hashing one (the worker protocol's limit for a
+    /// string, 64 MiB): a bigger file is refused with `derivationTooLarge`, not read into memory.
+    public var derivationSizeLimit: UInt64 = 64 << 20
     /// `fsync-metadata`: SQLite `synchronous=normal` and fsync of new store files (else off).
     public var fsyncMetadata: Bool
     /// `sync-before-registering`: fsync every new file and directory before registering it
