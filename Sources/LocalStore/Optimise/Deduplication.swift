@@ -110,8 +110,11 @@ extension LocalStore {
     /// Deduplicates a file just written into a new object that is not yet in the store's
     /// namespace (StoreObjectRestorer): `parent` is writable and only ours, the file is
     /// canonical and `key` was hashed from the bytes written. Either the file becomes the
-    /// `.links` entry, or an existing entry of the same size replaces it (linked under a
-    /// temporary name in `parent`, renamed over the file). Same give-ups as `linkFile`.
+    /// `.links` entry, or an existing entry of the same size replaces it: linked under a
+    /// temporary name in `parent`, our file unlinked, the link renamed to the freed name. Not
+    /// atomic, and need not be (nobody sees the object yet); renaming onto an existing file
+    /// instead would make ext4 (auto_da_alloc) write the `.links` file's dirty pages back at
+    /// once, which made imports of recently added trees crawl. Same give-ups as `linkFile`.
     static func linkNewFile(_ parent: FileDescriptor, _ name: [UInt8], size: UInt64, key: [UInt8],
                             links: FileDescriptor) throws(SystemError) {
         for _ in 0..<3 {
@@ -132,7 +135,10 @@ extension LocalStore {
                 case .raced, .gaveUp: return
                 }
             } catch where error.errno == .noSuchFile { continue }  // a collector took the entry: retry
-            do { try parent.rename(at: temporary, to: parent, name) } catch {
+            do {
+                try parent.remove(at: name)
+                try parent.rename(at: temporary, to: parent, name)
+            } catch {
                 try? parent.remove(at: temporary)
                 throw error
             }
