@@ -15,6 +15,7 @@ struct Bench {
         ("nar", NARBench.run),
         ("spawn", SpawnBench.run),
         ("build", BuildBench.run),
+        ("build-socket", SocketBuildBench.run),
         ("store", StoreBench.run),
         ("store-add", StoreAddBench.run),
     ]
