@@ -29,11 +29,16 @@ final class SignedArchiveTests {
     }
 
     deinit {
+        // Stop the daemon first: a running one may still create entries in the store.
+        source.process.terminate()
+        source.process.waitUntilExit()
         _ = source.shell("chmod -R u+w '\(storeRoot)' 2>/dev/null; rm -rf '\(storeRoot)'")
     }
 
     /// Stops the source daemon, empties the store, starts a fresh daemon on the same prefix.
     func switchToTarget() throws {
+        source.process.terminate()
+        source.process.waitUntilExit()
         let emptied = source.shell("chmod -R u+w '\(store)' && rm -rf '\(store)'")
         #expect(emptied.status == 0)
         source = try CLIDaemon(storeDirectory: store)
