@@ -57,3 +57,44 @@ extension BuildFeatureTests {
         #expect(log.output == "round\n")
     }
 }
+
+/// With `-K` (§4.9) the output to compare with is kept at `P-check`: the first round's, named
+/// in the message when a later round differs (and removed when all rounds agree), or the
+/// differing output of `--check`.
+extension BuildFeatureTests {
+    @Test func keepFailedKeepsTheFirstRoundAtCheckPath() throws {
+        let f = try BuildFixture()
+        let noise = try f.derivation("noise-k", script: "mkdir $out; cat /proc/sys/kernel/random/uuid > $out/f")
+        let stable = try f.derivation("stable-k", script: "mkdir $out; echo same > $out/f")
+        var s = f.settings
+        s.buildRepeat = 1
+        s.keepFailed = true
+        let builder = Builder(store: f.store, settings: s)
+        let differs = builder.build([.derivation(noise)])
+        let out = f.absolute(try #require(f.output(noise)))
+        #expect(differs[0].status == .notDeterministic)
+        #expect(differs[0].errorMessage == "output ‘\(out)’ of ‘\(f.absolute(noise))’ differs from ‘\(out)-check’ from previous round")
+        #expect(shell("stat -c '%a %Y' '\(out)-check' '\(out)-check/f'") == "555 1\n444 1\n")
+        #expect(shell("test -e '\(out)'") == nil)
+        #expect(builder.build([.derivation(stable)])[0].status == .built)
+        let stableOut = f.absolute(try #require(f.output(stable)))
+        #expect(shell("test -e '\(stableOut)-check'") == nil)
+    }
+
+    @Test func checkWithKeepFailedKeepsTheDifferingOutput() throws {
+        let f = try BuildFixture()
+        let noise = try f.derivation("noise-check", script: "mkdir $out; cat /proc/sys/kernel/random/uuid > $out/f")
+        #expect(Builder(store: f.store, settings: f.settings).build([.derivation(noise)])[0].status == .built)
+        let path = try #require(f.output(noise))
+        let before = try f.store.queryPathInfo(path)
+        var s = f.settings
+        s.keepFailed = true
+        let checked = Builder(store: f.store, settings: s).build([.derivation(noise)], mode: .check)
+        let out = f.absolute(path)
+        #expect(checked[0].status == .notDeterministic)
+        #expect(checked[0].errorMessage == "derivation `\(f.absolute(noise))' may not be deterministic: output `\(out)' differs from `\(out)-check'")
+        #expect(shell("stat -c '%a %Y' '\(out)-check' '\(out)-check/f'") == "555 1\n444 1\n")
+        #expect(shell("cmp -s '\(out)/f' '\(out)-check/f'") == nil)
+        #expect(try f.store.queryPathInfo(path) == before)
+    }
+}

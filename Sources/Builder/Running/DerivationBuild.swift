@@ -94,7 +94,8 @@ struct DerivationBuild {
         var previous: [ValidPathInfo]?
         var firstStart: Int64 = 0
         for round in 1...rounds {
-            switch try buildRound(missing: missing, last: round == rounds, previous: previous) {
+            switch try buildRound(missing: missing, last: round == rounds, previous: previous,
+                                  keep: round == 1 && rounds > 1 && settings.keepFailed) {
             case .failed(var result):
                 result.timesBuilt = round
                 return result
@@ -104,6 +105,10 @@ struct DerivationBuild {
             }
         }
         timer.mark("register")
+        if rounds > 1 && settings.keepFailed {
+            // All rounds agreed: the first round's copies go (they stay when a round differs).
+            for path in missing.values { try? removeFromStore(OutputRegistration.checkName(path)) }
+        }
         locks.deleteOnRelease = true
         return BuildResult(status: .built, timesBuilt: rounds, startTime: firstStart, stopTime: WallClock.secondsSinceEpoch,
                            builtOutputs: plan.outputs)
@@ -114,9 +119,15 @@ struct DerivationBuild {
         case built([ValidPathInfo], startTime: Int64)
     }
 
+    /// Removes `name` (a `P-check` copy) from the store directory.
+    private func removeFromStore(_ name: [UInt8]) throws {
+        try FileDescriptor.open(plan.storeDirectory.path, [.readOnly, .directory]).removeTree(at: name)
+    }
+
     /// One round: build user, tree, chroot, sandbox, log; then the outputs checked against the
-    /// previous round and, in the last round, registered.
-    private func buildRound(missing: [String: StorePath], last: Bool, previous: [ValidPathInfo]?) throws(BuildError) -> RoundOutcome {
+    /// previous round and, in the last round, registered. `keep`: -K's copy at `P-check`.
+    private func buildRound(missing: [String: StorePath], last: Bool, previous: [ValidPathInfo]?,
+                            keep: Bool) throws(BuildError) -> RoundOutcome {
         timer.mark("valid")
         let buildUser = try pool.map { (pool) throws(BuildError) in try pool.acquire() }
         defer { buildUser?.release() }
@@ -239,7 +250,8 @@ struct DerivationBuild {
                                        startTime: startTime, stopTime: WallClock.secondsSinceEpoch))
         }
 
-        let registration = OutputRegistration(plan: plan, store: store, buildUID: buildUser?.uid, deduplicate: settings.deduplicate)
+        let registration = OutputRegistration(plan: plan, store: store, buildUID: buildUser?.uid, deduplicate: settings.deduplicate,
+                                              keepForComparison: settings.keepFailed)
         var infos: [ValidPathInfo] = []
         do {
             if check {
@@ -247,7 +259,7 @@ struct DerivationBuild {
             } else if last {
                 infos = try registration.register(missing: missing, outputsDirectory: outputsDirectory, previousRound: previous)
             } else {
-                infos = try registration.inspect(missing: missing, outputsDirectory: outputsDirectory)
+                infos = try registration.inspect(missing: missing, outputsDirectory: outputsDirectory, keep: keep)
                 try registration.compareRound(infos, with: previous)
             }
         } catch {

@@ -17,14 +17,21 @@ struct OutputRegistration {
     let deduplicate: Bool
     /// Pool mode: the build user's files seen so far, shared by all outputs of the build.
     let ownership: BuildOwnership?
+    /// `-K` (§4.9): a differing `--check` output, or the first of several `--rounds`, is kept
+    /// (canonical, unregistered) at `P-check` for comparison.
+    let keepForComparison: Bool
 
-    init(plan: BuildPlan, store: SharedStore, buildUID: UInt32?, deduplicate: Bool) {
+    init(plan: BuildPlan, store: SharedStore, buildUID: UInt32?, deduplicate: Bool, keepForComparison: Bool = false) {
         self.plan = plan
         self.store = store
         self.buildUID = buildUID
         self.deduplicate = deduplicate
+        self.keepForComparison = keepForComparison
         ownership = buildUID.map { BuildOwnership(buildUID: $0) }
     }
+
+    /// `P-check`: where `-K` keeps an output to compare with.
+    static func checkName(_ path: StorePath) -> [UInt8] { Array((path.baseName + "-check").utf8) }
 
     var drvText: String { plan.derivationPath.absolute(in: plan.storeDirectory) }
 
@@ -73,15 +80,20 @@ struct OutputRegistration {
     }
 
     /// A round before the last (`--rounds`, §4.9): each output checked and canonicalised where
-    /// the builder left it, then hashed and scanned; nothing is moved or registered.
-    func inspect(missing: [String: StorePath], outputsDirectory: String) throws(BuildError) -> [ValidPathInfo] {
+    /// the builder left it, then hashed and scanned; nothing is registered. `keep` (the first
+    /// round, with -K) moves each to `P-check`.
+    func inspect(missing: [String: StorePath], outputsDirectory: String, keep: Bool = false) throws(BuildError) -> [ValidPathInfo] {
         let inChroot: FileDescriptor
-        do { inChroot = try FileDescriptor.open(outputsDirectory, [.readOnly, .directory, .noFollow]) }
-        catch { throw .system(error) }
+        let storeFD: FileDescriptor
+        do {
+            inChroot = try FileDescriptor.open(outputsDirectory, [.readOnly, .directory, .noFollow])
+            storeFD = try FileDescriptor.open(plan.storeDirectory.path, [.readOnly, .directory])
+        } catch { throw .system(error) }
         var infos: [ValidPathInfo] = []
         for path in missing.values.sorted() {
             try prepare(path, in: inChroot)
             infos.append(try info(path, at: outputsDirectory + "/" + path.baseName))
+            if keep { try moveIntoStore(path, from: inChroot, storeFD: storeFD, as: Self.checkName(path)) }
         }
         return infos
     }
@@ -92,7 +104,10 @@ struct OutputRegistration {
         for info in infos.sorted(by: { $0.path < $1.path }) {
             let before = previous.first { $0.path == info.path }
             if before?.narHash != info.narHash || before?.references != info.references {
-                throw .notDeterministic("output ‘\(info.path.absolute(in: plan.storeDirectory))’ of ‘\(drvText)’ differs from previous round")
+                let absolute = info.path.absolute(in: plan.storeDirectory)
+                let kept = keepForComparison && (try? HostPath.status(absolute + "-check")) != nil
+                throw .notDeterministic("output ‘\(absolute)’ of ‘\(drvText)’ differs from "
+                                        + (kept ? "‘\(absolute)-check’ from previous round" : "previous round"))
             }
         }
     }
@@ -128,7 +143,13 @@ struct OutputRegistration {
             }
             let recorded = try store.query { try $0.queryPathInfo(path) }?.narHash
             if recorded != rebuilt {
-                throw .notDeterministic("derivation `\(drvText)' may not be deterministic: output `\(absolute)' differs")
+                guard keepForComparison else {
+                    throw .notDeterministic("derivation `\(drvText)' may not be deterministic: output `\(absolute)' differs")
+                }
+                let storeFD: FileDescriptor
+                do { storeFD = try FileDescriptor.open(plan.storeDirectory.path, [.readOnly, .directory]) } catch { throw .system(error) }
+                try moveIntoStore(path, from: inChroot, storeFD: storeFD, as: Self.checkName(path))
+                throw .notDeterministic("derivation `\(drvText)' may not be deterministic: output `\(absolute)' differs from `\(absolute)-check'")
             }
         }
     }
@@ -203,15 +224,19 @@ struct OutputRegistration {
 
     /// rename(2) into the store; a directory needs its write bit for the rename (its `..`
     /// changes), then gets mode 0555 and mtime 1 back.
-    private func moveIntoStore(_ path: StorePath, from directory: FileDescriptor, storeFD: FileDescriptor) throws(BuildError) {
+    /// `target` (a `P-check` name) replaces whatever is there; the output path itself never.
+    private func moveIntoStore(_ path: StorePath, from directory: FileDescriptor, storeFD: FileDescriptor,
+                               as target: [UInt8]? = nil) throws(BuildError) {
         let name = Array(path.baseName.utf8)
+        let destination = target ?? name
         do {
+            if target != nil { try storeFD.removeTree(at: destination) }
             let status = try directory.status(at: name)
             if status.type == .directory { try directory.changeMode(at: name, 0o755) }
-            try directory.renameNoReplace(at: name, to: storeFD, name)
+            try directory.renameNoReplace(at: name, to: storeFD, destination)
             if status.type == .directory {
-                try storeFD.changeMode(at: name, 0o555)
-                try storeFD.setModificationTime(at: name, 1)
+                try storeFD.changeMode(at: destination, 0o555)
+                try storeFD.setModificationTime(at: destination, 1)
             }
         } catch { throw .system(error) }
     }
