@@ -28,6 +28,7 @@ enum LocalBuild {
             switch event {
             case .output(let drv, _, let bytes): progress.output(bytes, derivation: drv)
             case .message(let line): progress.message(line)
+            case .started, .finished: break
             }
         }
         Builder.waitForCleanup()

@@ -20,6 +20,8 @@ struct DerivationBuild {
     let cancellation: Cancellation
     var timer = PhaseTimer()
 
+    /// Set once the builder process runs (the `started` event went out).
+    private let mark = StartMark()
     var drvText: String { plan.derivationPath.absolute(in: plan.storeDirectory) }
     var goalName: String { "building of `\(drvText)'" }
 
@@ -34,6 +36,7 @@ struct DerivationBuild {
         timer.mark("cleanup")
         if result.startTime == 0 { result.startTime = start }
         result.stopTime = WallClock.secondsSinceEpoch
+        if mark.started { events.send(.finished(derivation: drvText, succeeded: result.status == .built)) }
         if settings.printBuildTrace {
             switch result.status {
             case .built: events.message("@ build-succeeded \(drvText) -")
@@ -207,6 +210,8 @@ struct DerivationBuild {
         }
         defer { cancellation.finished(process) }
         timer.mark("spawn")
+        mark.started = true
+        events.send(.started(derivation: drvText))
         if settings.printBuildTrace {
             events.message("@ build-started \(drvText) - \(plan.derivation.platform) \(logFile?.path ?? "") \(process.pid)")
         }
@@ -299,4 +304,9 @@ struct DerivationBuild {
             return (status, "builder for `\(drvText)' failed due to \(outcome.status)")
         }
     }
+}
+
+/// Whether a build got as far as running its builder.
+final class StartMark: @unchecked Sendable {
+    var started = false
 }

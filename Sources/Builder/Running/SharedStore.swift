@@ -32,6 +32,10 @@ public enum BuildEvent: Sendable {
     /// A line for the client's stderr channel (messages, `@ build-…` traces when asked for),
     /// without the trailing newline.
     case message(String)
+    /// A builder process started for `derivation` (absolute .drv path).
+    case started(derivation: String)
+    /// That build ended (after its last `output`), successfully or not.
+    case finished(derivation: String, succeeded: Bool)
 }
 
 public typealias BuildEventSink = @Sendable (BuildEvent) -> Void

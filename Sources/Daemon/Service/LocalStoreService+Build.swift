@@ -49,11 +49,11 @@ extension LocalStoreService {
     }
 
     /// Runs one request's builds, streaming events to the client.
-    func runBuilds(_ targets: [BuilderTarget], mode: UInt64, log: LogSink) -> [BuilderResult] {
+    func runBuilds(_ targets: [BuilderTarget], mode: UInt64, log: LogSink, nix: NixBuildProgress? = nil) -> [BuilderResult] {
         let builder = DerivationBuilder(store: store, settings: buildSettings)
         // The relay lives only as long as this call: the Builder sends no event after `build` returns.
         return withoutActuallyEscaping(log) { log in
-            let relay = EventRelay(log: log, multiplexed: multiplexedBuildOutput, cancel: { builder.cancel() })
+            let relay = EventRelay(log: log, multiplexed: multiplexedBuildOutput, nix: nix, cancel: { builder.cancel() })
             return builder.build(targets, mode: BuilderMode(rawValue: mode) ?? .normal) { relay.send($0) }
         }
     }
@@ -61,9 +61,11 @@ extension LocalStoreService {
     /// `runBuilds` inside Nix's worker frame (Nix clients; `NixBuildProgress.swift`).
     func runBuildsReporting(_ targets: [BuilderTarget], mode: UInt64, log: LogSink) throws -> [BuilderResult] {
         var results: [BuilderResult] = []
-        let goals = targets.filter { if case .derivation = $0 { return true } else { return false } }
-        _ = try withNixBuildFrame(derivationGoals: goals.count) {
-            results = runBuilds(targets, mode: mode, log: log)
+        let derivations = targets.compactMap { target -> String? in
+            if case .derivation(let drv, _) = target { return context.render(drv) } else { return nil }
+        }
+        _ = try withNixBuildFrame(derivations: derivations) { frame in
+            results = runBuilds(targets, mode: mode, log: log, nix: frame)
             return zip(targets, results).map { target, result in
                 if case .derivation = target { return BuilderResultSummary(isDerivationGoal: true, alreadyValid: result.status == .alreadyValid) }
                 return BuilderResultSummary(isDerivationGoal: false, alreadyValid: false)
@@ -98,9 +100,9 @@ extension LocalStoreService {
         let resolved = try derivation.derivation(context)
         let builder = DerivationBuilder(store: store, settings: buildSettings)
         var result: BuilderResult?
-        _ = try withNixBuildFrame(derivationGoals: 1) {
+        _ = try withNixBuildFrame(derivations: [context.render(drvPath)]) { frame in
             let r = withoutActuallyEscaping(log) { log in
-                let relay = EventRelay(log: log, multiplexed: multiplexedBuildOutput, cancel: { builder.cancel() })
+                let relay = EventRelay(log: log, multiplexed: multiplexedBuildOutput, nix: frame, cancel: { builder.cancel() })
                 return builder.buildDerivation(drvPath, resolved, mode: BuilderMode(rawValue: mode) ?? .normal) { relay.send($0) }
             }
             result = r
@@ -142,16 +144,32 @@ final class EventRelay: @unchecked Sendable {
     let cancel: () -> Void
     private var broken = false
 
-    init(log: @escaping LogSink, multiplexed: Bool = false, cancel: @escaping () -> Void) {
+    /// Nix >= 1.20 clients: builds become activities, builder output their log-line results.
+    let nix: NixBuildProgress?
+
+    init(log: @escaping LogSink, multiplexed: Bool = false, nix: NixBuildProgress? = nil, cancel: @escaping () -> Void) {
         self.log = log
         self.multiplexed = multiplexed
+        self.nix = nix
         self.cancel = cancel
     }
 
     func send(_ event: BuilderEvent) {
         guard !broken else { return }
         do {
+            if let nix {
+                switch event {
+                case .started(let drv): try nix.buildStarted(drv)
+                case .finished(let drv, let succeeded): try nix.buildFinished(drv, succeeded: succeeded)
+                case .output(let drv, _, let bytes): try nix.output(drv, bytes)
+                // guix-daemon's announcement; Nix's is the build activity.
+                case .message(let line) where line.hasPrefix("building path(s) "): break
+                case .message(let line): try log(.next(Array((line + "\n").utf8)))
+                }
+                return
+            }
             switch event {
+            case .started, .finished: break
             case .output(_, let pid, let bytes) where multiplexed:
                 // build.cc handleChildOutput: prefix and chunk in one STDERR_NEXT.
                 try log(.next(Array("@ build-log \(pid) \(bytes.count)\n".utf8) + bytes))

@@ -26,22 +26,67 @@ final class NixBuildProgress {
     }
 
     func round() throws {
-        try log.progress(builds, done: doneBuilds, expected: expectedBuilds + doneBuilds, running: 0, failed: failedBuilds)
+        try log.progress(builds, done: doneBuilds, expected: expectedBuilds + doneBuilds, running: runningBuilds, failed: failedBuilds)
         try log.progress(copies, done: 0, expected: 0)
         try log.setExpected(realise, .fileTransfer, 0)
         try log.setExpected(realise, .copyPath, 0)
     }
 
-    /// Goals made: one round per derivation goal; then the worker's queryMissing.
-    func begin(derivationGoals: Int) throws {
-        for _ in 0..<derivationGoals { expectedBuilds += 1; try round() }
+    /// Goals made: one round per requested derivation; then the worker's queryMissing.
+    func begin(derivations: [String]) throws {
+        for drv in derivations { counted.insert(drv); expectedBuilds += 1; try round() }
         try log.within(.unknown, level: .debug, text: "querying info about missing paths") { _ in }
     }
 
     /// A derivation goal that found its outputs valid.
     func alreadyValid() throws {
-        expectedBuilds -= 1
+        if expectedBuilds > 0 { expectedBuilds -= 1 }
         try round()
+    }
+
+    var runningBuilds: UInt64 = 0
+    /// Build activity and unfinished log line per running derivation.
+    var running: [String: (id: UInt64, line: [UInt8])] = [:]
+    /// Derivations already counted in `expectedBuilds` (the requested ones).
+    var counted: Set<String> = []
+
+    /// derivation-goal.cc started(): the `building '<drv>'` activity (fields: drv, machine,
+    /// round, rounds), then a round with the build running. A dependency's goal is made
+    /// (and counted) only now, as Nix makes it when its dependent needs it.
+    func buildStarted(_ drv: String) throws {
+        if !counted.contains(drv) { counted.insert(drv); expectedBuilds += 1; try round() }
+        let id = try log.start(.build, level: .info, text: "building '\(drv)'", fields: [.string(Array(drv.utf8)), .string([]), .int(1), .int(1)])
+        running[drv] = (id, [])
+        runningBuilds += 1
+        try round()
+    }
+
+    /// handleChildOutput: each line of builder output is a `buildLogLine` result ('\r' starts
+    /// the line over, as on a terminal).
+    func output(_ drv: String, _ bytes: [UInt8]) throws {
+        guard var state = running[drv] else { return }
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "\n"):
+                try log.result(state.id, .buildLogLine, [.string(state.line)])
+                state.line = []
+            case UInt8(ascii: "\r"): state.line = []
+            default: state.line.append(byte)
+            }
+        }
+        running[drv] = state
+    }
+
+    /// buildDone + done(): the last partial line, then a round with the build counted done
+    /// (or failed), then the activity stops.
+    func buildFinished(_ drv: String, succeeded: Bool) throws {
+        guard let state = running.removeValue(forKey: drv) else { return }
+        if !state.line.isEmpty { try log.result(state.id, .buildLogLine, [.string(state.line)]) }
+        if runningBuilds > 0 { runningBuilds -= 1 }
+        if expectedBuilds > 0 { expectedBuilds -= 1 }
+        if succeeded { doneBuilds += 1 } else { failedBuilds += 1 }
+        try round()
+        try log.stop(state.id)
     }
 
     func end() throws {
@@ -52,14 +97,18 @@ final class NixBuildProgress {
 }
 
 extension LocalStoreService {
-    /// Runs `body` inside Nix's worker frame when the client is Nix >= 1.20; `isDerivationGoal`
-    /// says which targets Nix makes a derivation goal for.
-    func withNixBuildFrame(derivationGoals: Int, _ body: () throws -> [BuilderResultSummary]) throws -> [BuilderResultSummary] {
-        guard isNix, let log = activityLog, log.receivesActivities else { return try body() }
+    /// Runs `body` inside Nix's worker frame when the client is Nix >= 1.20; `derivations` are
+    /// the requested ones (Nix makes a derivation goal for each).
+    func withNixBuildFrame(derivations: [String], _ body: (NixBuildProgress?) throws -> [BuilderResultSummary]) throws -> [BuilderResultSummary] {
+        // A client that asked for guix-daemon's build traces or multiplexed output (the
+        // `cloister` CLI speaks the Nix dialect that way) gets guix-daemon's messages instead.
+        guard isNix, let log = activityLog, log.receivesActivities, !buildSettings.printBuildTrace, !multiplexedBuildOutput else {
+            return try body(nil)
+        }
         let progress = try NixBuildProgress(log)
         do {
-            try progress.begin(derivationGoals: derivationGoals)
-            let results = try body()
+            try progress.begin(derivations: derivations)
+            let results = try body(progress)
             for r in results where r.isDerivationGoal && r.alreadyValid { try progress.alreadyValid() }
             try progress.end()
             return results
