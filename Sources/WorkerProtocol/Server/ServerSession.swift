@@ -35,7 +35,8 @@ public final class ServerSession {
     public init(stream: ByteStream, service: StoreService, client: ClientIdentity, storeDirectory: StoreDirectory,
                 limits: WireLimits = .default, versionText: String = "cloister 0.1", activityIDBase: UInt64 = 0) {
         self.activityIDBase = activityIDBase
-        self.reader = WireReader(stream, limits: limits)
+        // 256 KiB: one read takes several of a client's 32 KiB frames of a NAR (fewer system calls).
+        self.reader = WireReader(stream, limits: limits, bufferSize: 256 * 1024)
         self.writer = WireWriter(stream)
         self.service = service
         self.client = client
