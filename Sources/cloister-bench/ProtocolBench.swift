@@ -49,17 +49,17 @@ enum ProtocolBench {
         let ours1 = try roundTrips(first, path)
         let ours8 = try concurrent(8) { let (c, fd) = try connect(); defer { try? fd.close() }; return try roundTrips(c, path) }
         try? firstFD.close()
-        let handshake = try handshakeMilliseconds(socket, store)
+        let handshakeLatency = try handshake(socket, store)
         let rate = try connectionsPerSecond(socket, store)
         if let d = daemon { stop(d); daemon = nil }
 
         // The previous behaviour (a worker started when its connection arrives) and thread mode.
         var perConnectionEnv = env
         perConnectionEnv["CLOISTER_SPARE_WORKERS"] = "0"
-        let onDemand = try withDaemon(daemonPath, perConnectionEnv, dir: dir, name: "on-demand") { try handshakeMilliseconds($0, store, count: 40) }
+        let onDemand = try withDaemon(daemonPath, perConnectionEnv, dir: dir, name: "on-demand") { try handshake($0, store, count: 40) }
         var threadEnv = env
         threadEnv["CLOISTER_THREAD_PER_CONNECTION"] = "1"
-        let thread = try withDaemon(daemonPath, threadEnv, dir: dir, name: "thread") { try handshakeMilliseconds($0, store) }
+        let thread = try withDaemon(daemonPath, threadEnv, dir: dir, name: "thread") { try handshake($0, store) }
 
         var reference1: Double?, reference8: Double?, nixHandshake: Double?, nixRate: Double?
         if access("/usr/bin/nix-daemon", X_OK) == 0 {
@@ -93,17 +93,17 @@ enum ProtocolBench {
                 nixEnv["NIX_REMOTE"] = "local"
                 if let nix = try? startDaemon("/usr/bin/nix-daemon", ["--daemon"], nixEnv, socket: nixSocket, log: dir + "/nix-daemon.log") {
                     defer { stop(nix) }
-                    nixHandshake = try? handshakeMilliseconds(nixSocket, nixStore)
+                    nixHandshake = try? handshake(nixSocket, nixStore)
                     nixRate = try? connectionsPerSecond(nixSocket, nixStore)
                 }
             }
         }
         report("protocol queryPathInfo 1 connection", value: ours1, unit: "round trips/s", reference: reference1, referenceName: "nix-daemon --stdio")
         report("protocol queryPathInfo 8 connections", value: ours8, unit: "round trips/s", reference: reference8, referenceName: "nix-daemon --stdio")
-        report("protocol handshake (spare workers), median", value: handshake, unit: "ms", reference: nixHandshake, referenceName: "nix-daemon --daemon")
+        report("protocol handshake (spare workers), median", value: handshakeLatency, unit: "ms", reference: nixHandshake, referenceName: "nix-daemon --daemon")
         report("protocol handshake (worker per connection, CLOISTER_SPARE_WORKERS=0), median", value: onDemand, unit: "ms",
-               reference: handshake, referenceName: "spare workers")
-        report("protocol handshake (thread per connection), median", value: thread, unit: "ms", reference: handshake, referenceName: "spare workers")
+               reference: handshakeLatency, referenceName: "spare workers")
+        report("protocol handshake (thread per connection), median", value: thread, unit: "ms", reference: handshakeLatency, referenceName: "spare workers")
         report("protocol connections back to back", value: rate, unit: "connections/s", reference: nixRate, referenceName: "nix-daemon --daemon")
     }
 
@@ -131,7 +131,7 @@ enum ProtocolBench {
 
     /// Median milliseconds from connect to the end of the handshake, one connection at a time
     /// with `pause` seconds between them (the daemon is idle and its spares ready).
-    static func handshakeMilliseconds(_ socket: String, _ store: StoreDirectory, count: Int = 100, pause: Double = 0.03) throws -> Double {
+    static func handshake(_ socket: String, _ store: StoreDirectory, count: Int = 100, pause: Double = 0.03) throws -> Double {
         var samples: [Double] = []
         for _ in 0..<count {
             usleep(UInt32(pause * 1e6))

@@ -20,6 +20,13 @@ public final class LocalStoreService: StoreService {
     /// `<state>/signatures`, held open once it exists: QueryPathInfo looks a path's signatures
     /// up relative to it (one short lookup instead of walking the whole path per request).
     var signaturesDirectoryFD: FileDescriptor?
+    /// Content addresses already worked out in this session (NixPathFields).
+    var contentAddressMemo: [StorePath: ContentAddressMemo] = [:]
+    struct ContentAddressMemo {
+        let narHash: Hash
+        let registrationTime: Int64
+        let contentAddress: String?
+    }
     /// Nix clients get Nix's messages, activities and path-info fields; Guix keeps guix-daemon's.
     var isNix: Bool { activityLog?.dialect == .nix }
     /// Client option `multiplexed-build-output` (Guix): builder output goes out prefixed by

@@ -21,12 +21,27 @@ extension LocalStoreService {
     static let contentAddressProbeLimit: UInt64 = 256 << 10
 
     func addNixFields(_ record: inout PathInfoRecord, _ info: ValidPathInfo) throws {
-        record.contentAddress = contentAddress(of: info)
+        record.contentAddress = cachedContentAddress(of: info)
         if record.contentAddress == nil, let deriver = info.deriver {
             record.ultimate = (try? store.queryValidDerivers(info.path).contains(deriver)) ?? false
         }
         record.signatures = signatures(of: info)
     }
+
+    /// `contentAddress(of:)` remembered for the session: a valid path's contents never change
+    /// while it stays registered (same NAR hash and registration time), and probing a text or
+    /// flat object reads and hashes it — per request, clients ask for the same path again and
+    /// again. Bounded: the memo is dropped when it reaches `contentAddressMemoLimit` entries.
+    func cachedContentAddress(of info: ValidPathInfo) -> String? {
+        if let known = contentAddressMemo[info.path], known.narHash == info.narHash, known.registrationTime == info.registrationTime {
+            return known.contentAddress
+        }
+        let computed = contentAddress(of: info)
+        if contentAddressMemo.count >= Self.contentAddressMemoLimit { contentAddressMemo.removeAll(keepingCapacity: true) }
+        contentAddressMemo[info.path] = ContentAddressMemo(narHash: info.narHash, registrationTime: info.registrationTime, contentAddress: computed)
+        return computed
+    }
+    static let contentAddressMemoLimit = 4096
 
     func contentAddress(of info: ValidPathInfo) -> String? {
         let path = info.path
