@@ -9,7 +9,7 @@ DESTDIR ?=
 # Seconds each fuzz target runs: `make fuzz` (long) and the smoke run inside `make test`.
 FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 10
-FUZZ_TARGETS ?= store-path nar aterm narinfo sexp wire
+FUZZ_TARGETS ?= store-path nar aterm narinfo sexp wire import
 
 # Debian packages the build and the tests use. Installed only when something is missing, so a
 # second `make test` asks apt nothing.

@@ -256,7 +256,7 @@ final class SignedArchiveTests {
         var nar = NARWriter(sink: [UInt8]())
         var trailer = try #require(try reader.next(into: &nar))
         trailer.deriver = try StorePath(baseName: "0000000000000000000000000000000a-gone.drv")
-        func write(_ t: StoreFormats.ExportTrailer) throws -> [UInt8] {
+        func write(_ t: ExportTrailer) throws -> [UInt8] {
             var w = ExportWriter(sink: [UInt8](), storeDirectory: directory)
             try w.beginItem(); try w.writeNAR(nar.sink); try w.endItem(t); try w.finish()
             return w.sink

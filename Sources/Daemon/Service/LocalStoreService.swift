@@ -141,7 +141,7 @@ public final class LocalStoreService: StoreService {
             throw StoreServiceError("hash of path `\(context.render(path))' has changed from `\(info.narHash.base16)' to `\(actual.base16)'!")
         }
         let metadata = WireWriter(out)
-        try writeExportMetadata(ExportTrailer(path: path, references: info.sortedReferences, deriver: info.deriver, signature: nil),
+        try writeExportMetadata(ExportTrailer(storePath: path, references: info.sortedReferences, deriver: info.deriver, signature: nil),
                                 to: metadata, context)
         try metadata.flush()
         let signature = try keys?.sign(hashing.hasher.finish())
@@ -158,7 +158,7 @@ public final class LocalStoreService: StoreService {
         let keys = ArchiveKeys(layout: store.layout)
         while let nar = try stream.nextItem() {
             let staged = try store.stage(nar: SourceAdapter(nar))
-            let trailer: WorkerProtocol.ExportTrailer
+            let trailer: ExportTrailer
             do {
                 trailer = try stream.trailer()
                 try policy.check(trailer, context) {
@@ -174,10 +174,10 @@ public final class LocalStoreService: StoreService {
             // guix-daemon records the deriver only if it is valid here; Nix keeps it as sent.
             var deriver = trailer.deriver
             if policy == .guixSignature, let d = deriver, !(try store.isValidPath(d)) { deriver = nil }
-            let info = ValidPathInfo(path: trailer.path, narHash: staged.narHash, references: Set(trailer.references),
+            let info = ValidPathInfo(path: trailer.storePath, narHash: staged.narHash, references: Set(trailer.references),
                                      deriver: deriver, narSize: staged.narSize)
             try store.install(staged, as: info)
-            imported.append(trailer.path)
+            imported.append(trailer.storePath)
         }
         return imported
     }

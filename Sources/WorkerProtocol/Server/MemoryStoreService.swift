@@ -94,7 +94,7 @@ public final class MemoryStoreService: StoreService {
         let hashing = HashingSink(sink)
         try hashing.write(nar)
         let w = WireWriter(hashing)
-        try writeExportMetadata(ExportTrailer(path: path, references: info.references, deriver: info.deriver, signature: nil), to: w, context)
+        try writeExportMetadata(ExportTrailer(storePath: path, references: info.references, deriver: info.deriver, signature: nil), to: w, context)
         try w.flush()
         var signature: [UInt8]?
         if sign {
@@ -112,8 +112,8 @@ public final class MemoryStoreService: StoreService {
             let bytes = try nar.readAll(limit: narLimit)
             let trailer = try stream.trailer()
             try policy.check(trailer, context) { authorizedKeys }
-            _ = register(trailer.path, nar: bytes, references: trailer.references, ca: nil)
-            imported.append(trailer.path)
+            _ = register(trailer.storePath, nar: bytes, references: trailer.references, ca: nil)
+            imported.append(trailer.storePath)
         }
         return imported
     }

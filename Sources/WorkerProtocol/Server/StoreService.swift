@@ -207,13 +207,13 @@ public enum ImportPolicy: Sendable, Equatable {
         case .unchecked:
             return
         case .nixSignature:
-            throw StoreServiceError("cannot add path '\(context.render(trailer.path))' because it lacks a signature by a trusted key")
+            throw StoreServiceError("cannot add path '\(context.render(trailer.storePath))' because it lacks a signature by a trusted key")
         case .guixSignature:
             guard let signature = trailer.signature else {
-                throw FormatError.archiveRejected(.unsigned(storePath: context.render(trailer.path)))
+                throw FormatError.archiveRejected(.unsigned(storePath: context.render(trailer.storePath)))
             }
             guard let digest = trailer.signedDigest else {
-                throw StoreServiceError("the signed digest of `\(context.render(trailer.path))' was not computed")
+                throw StoreServiceError("the signed digest of `\(context.render(trailer.storePath))' was not computed")
             }
             try ArchiveAuthentication.verify(signature, digest: digest, authorizedKeys: try authorizedKeys())
         }

@@ -8,21 +8,7 @@ import StoreFormats
 /// and `u64 0` after the last item. The NAR comes before the path it belongs to, so a reader
 /// must stage it; `ExportStreamReader` hands out each item's NAR as a delimited source, then
 /// its trailer.
-public struct ExportTrailer: Hashable, Sendable {
-    public var path: StorePath
-    public var references: [StorePath]
-    public var deriver: StorePath?
-    /// Guix: the s-expression signature over the item (formats.md §5.4); nil if unsigned.
-    public var signature: [UInt8]?
-    /// SHA-256 of the item's bytes from the first NAR byte through the deriver string, what a
-    /// Guix signature covers; set by `ExportStreamReader`, nil for trailers built to be written.
-    public var signedDigest: Hash?
-
-    public init(path: StorePath, references: [StorePath], deriver: StorePath?, signature: [UInt8]?, signedDigest: Hash? = nil) {
-        self.path = path; self.references = references; self.deriver = deriver; self.signature = signature
-        self.signedDigest = signedDigest
-    }
-}
+// The item metadata is StoreFormats' `ExportTrailer` (one type for the file format and the wire).
 
 public final class ExportStreamReader {
     /// "NIXE", exportMagic in Nix/Guix store-api.cc.
@@ -73,7 +59,7 @@ public final class ExportStreamReader {
         hasher.update(metadata)
         let signature: [UInt8]? = try reader.readBool("hasSignature")
             ? try reader.readByteString("signature", limit: reader.limits.shortString) : nil
-        return ExportTrailer(path: path, references: refs, deriver: deriver, signature: signature, signedDigest: hasher.finish())
+        return ExportTrailer(storePath: path, references: refs, deriver: deriver, signature: signature, signedDigest: hasher.finish())
     }
 
     private func readString(_ field: String, into metadata: inout [UInt8]) throws(WorkerProtocolError) -> String {
@@ -113,7 +99,7 @@ public final class HashingSink: ByteSink {
 /// deriver (the part a Guix signature covers, with the NAR).
 public func writeExportMetadata(_ t: ExportTrailer, to w: WireWriter, _ context: StoreContext) throws(WorkerProtocolError) {
     try w.writeU64(ExportStreamReader.exportMagic)
-    try w.writeStorePath(t.path, context)
+    try w.writeStorePath(t.storePath, context)
     try w.writeStorePathSet(t.references, context)
     try w.writeOptionalStorePath(t.deriver, context)
 }
