@@ -173,24 +173,19 @@ public final class SQLiteDatabase {
     /// body just runs; the body must not write.
     func reading<T>(_ body: () throws(LocalStoreError) -> T) throws(LocalStoreError) -> T {
         if inTransaction || sqlite3_get_autocommit(handle) == 0 { return try body() }
-        try execute("begin")
-        inTransaction = true
-        defer { inTransaction = false }
-        do {
-            let result = try body()
-            try execute("commit")
-            return result
-        } catch {
-            _ = sqlite3_exec(handle, "rollback", nil, nil, nil)
-            throw error
-        }
+        return try run("begin", body)
     }
 
     /// `BEGIN IMMEDIATE` takes the write lock up front, so a transaction never fails half-way for
     /// lack of it; any error rolls back, leaving the database as before.
     func transaction<T>(_ body: () throws(LocalStoreError) -> T) throws(LocalStoreError) -> T {
         precondition(!inTransaction, "nested store transaction")
-        try execute("begin immediate")
+        return try run("begin immediate", body)
+    }
+
+    /// `begin`, the body, `commit`; any error rolls back.
+    private func run<T>(_ begin: String, _ body: () throws(LocalStoreError) -> T) throws(LocalStoreError) -> T {
+        try execute(begin)
         inTransaction = true
         defer { inTransaction = false }
         do {
