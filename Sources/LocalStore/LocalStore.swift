@@ -132,7 +132,7 @@ public final class LocalStore {
 
     /// The bytes of the `.drv` at `path` in the store, refused (unread) above
     /// `configuration.derivationSizeLimit`.
-    func readDerivationFile(_ path: StorePath) throws(LocalStoreError) -> [UInt8] {
+    public func readDerivationFile(_ path: StorePath) throws(LocalStoreError) -> [UInt8] {
         let limit = configuration.derivationSizeLimit
         do {
             let file = try storeFD.open(at: Array(path.baseName.utf8), [.readOnly, .noFollow])

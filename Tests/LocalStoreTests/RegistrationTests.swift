@@ -99,6 +99,10 @@ import StoreFormats
         let exact = try t.open { $0.derivationSizeLimit = UInt64(text.count) }
         let drv = try exact.addTextToStore(name: "hello.drv", contents: text)
         #expect(try exact.queryDerivationOutputs(drv).map(\.id) == ["out"])
+        // Reading it back for a build (Builder, daemon) obeys the same limit.
+        #expect(try exact.readDerivationFile(drv) == text)
+        let lower = try t.open { $0.derivationSizeLimit = UInt64(text.count - 1) }
+        #expect(throws: LocalStoreError.self) { try lower.readDerivationFile(drv) }
         // One byte over (a longer name in the environment): refused with the sizes, nothing registered.
         let (bigger, _) = try makeDerivation("hello-bigger", in: s)
         let small = try t.open { $0.derivationSizeLimit = UInt64(bigger.count - 1) }

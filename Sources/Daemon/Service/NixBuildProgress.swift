@@ -123,7 +123,7 @@ extension LocalStoreService {
         guard isNix, !outputs.isEmpty, let derivation = try? readDerivation(drvPath) else { return [] }
         let store = self.store
         var hasher = DerivationHasher(store: store.storeDirectory) { (path: StorePath) throws(FormatError) -> Derivation in
-            guard let bytes = try? FileDescriptor.open(store.layout.absolute(path), [.readOnly, .noFollow]).readAll() else {
+            guard let bytes = try? store.readDerivationFile(path) else {
                 throw .unresolvedDerivation(store.layout.absolute(path), reason: "cannot read it")
             }
             return try Derivation(aterm: bytes, store: store.storeDirectory)
@@ -136,8 +136,7 @@ extension LocalStoreService {
     }
 
     func readDerivation(_ path: StorePath) throws -> Derivation {
-        let bytes = try FileDescriptor.open(store.layout.absolute(path), [.readOnly, .noFollow]).readAll()
-        return try Derivation(aterm: bytes, store: store.storeDirectory)
+        return try Derivation(aterm: try store.readDerivationFile(path), store: store.storeDirectory)
     }
 }
 
