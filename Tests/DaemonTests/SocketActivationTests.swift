@@ -67,7 +67,9 @@ struct SocketActivationTests {
                                        + [Self.binDirectory + "/cloister-daemon", "--listen=\(root)/ignored.socket"],
                                        logPath: root + "/daemon.log")
         defer {
-            try? daemon.kill()
+            // SIGTERM, not SIGKILL: the daemon then stops its spare workers, which would
+            // otherwise finish warming up after the directory is gone and re-create the store.
+            try? daemon.signal(SIGTERM)
             _ = try? daemon.wait()
         }
         let fd = try Self.connect(socketPath)
