@@ -95,16 +95,7 @@ extension LocalStore {
             do { try reader.read(into: &validator) } catch { throw Self.addError(error, name: info.path.name) }
             return
         }
-        let temporary = try newTemporaryName()
-        let deduplicated: Bool
-        do {
-            var restorer = try newObjectRestorer(temporary, hashes: narHasher)
-            try reader.read(into: &restorer)
-            deduplicated = restorer.deduplicated
-        } catch {
-            discardTemporary(temporary)
-            throw Self.addError(error, name: info.path.name)
-        }
+        let (temporary, deduplicated) = try restoreToTemporary(reader, hashes: narHasher, name: info.path.name)
         let size = narHasher.count
         let hash = narHasher.finish()
         guard hash == info.narHash, info.narSize == 0 || info.narSize == size else {
@@ -184,6 +175,21 @@ extension LocalStore {
 
     /// A fresh name in the store for a copy being written, registered as a temp root first so
     /// no collector removes it while we write.
+    /// Restores the NAR `reader` yields under a new temporary name (hashed by `narHasher` on the
+    /// way); on any error the temporary is removed and the error names `name`.
+    func restoreToTemporary<Source>(_ reader: NARReader<Source>, hashes narHasher: BackgroundHasher,
+                                    name: String) throws(LocalStoreError) -> (temporary: [UInt8], deduplicated: Bool) {
+        let temporary = try newTemporaryName()
+        do {
+            var restorer = try newObjectRestorer(temporary, hashes: narHasher)
+            try reader.read(into: &restorer)
+            return (temporary, restorer.deduplicated)
+        } catch {
+            discardTemporary(temporary)
+            throw Self.addError(error, name: name)
+        }
+    }
+
     func newTemporaryName() throws(LocalStoreError) -> [UInt8] {
         let name = ".tmp-add-\(ProcessIdentity.processID)-\(UInt64.random(in: 0...UInt64.max))"
         do {

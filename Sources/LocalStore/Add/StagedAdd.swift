@@ -65,16 +65,7 @@ extension LocalStore {
         let narHasher = BackgroundHasher(.sha256)
         defer { narHasher.stop() }
         let reader = NARReader(source: BackgroundHashingSource(source, hasher: narHasher))
-        let temporary = try newTemporaryName()
-        let deduplicated: Bool
-        do {
-            var restorer = try newObjectRestorer(temporary, hashes: narHasher)
-            try reader.read(into: &restorer)
-            deduplicated = restorer.deduplicated
-        } catch {
-            discardTemporary(temporary)
-            throw Self.addError(error, name: "staged NAR")
-        }
+        let (temporary, deduplicated) = try restoreToTemporary(reader, hashes: narHasher, name: "staged NAR")
         let size = narHasher.count
         return StagedObject(temporary: temporary, narHash: narHasher.finish(), narSize: size, deduplicated: deduplicated)
     }
