@@ -115,7 +115,12 @@ public struct ChrootEnvironment: Sendable {
         entries.append(.directory("/dev", mode: 0o755))
         var devices = ["full", "null", "random", "tty", "urandom", "zero"]
         if hostHasKVM { devices.append("kvm") }
-        for device in devices.sorted() { entries.append(.bind(inside: "/dev/" + device, outside: "/dev/" + device)) }
+        // Read-only binds: device I/O still works, but the builder cannot chmod or chown the host's
+        // nodes. In a user namespace the builder's uid maps to the daemon's, which owns them when
+        // the daemon runs as root (a root-owned 0666 `/dev/full' would otherwise be the builder's).
+        for device in devices.sorted() {
+            entries.append(.bind(inside: "/dev/" + device, outside: "/dev/" + device, options: [.readOnly]))
+        }
         entries.append(.symlink("/dev/fd", target: Array("/proc/self/fd".utf8)))
         entries.append(.symlink("/dev/stdin", target: Array("/proc/self/fd/0".utf8)))
         entries.append(.symlink("/dev/stdout", target: Array("/proc/self/fd/1".utf8)))
@@ -145,9 +150,15 @@ public struct ChrootEnvironment: Sendable {
         }
         let realStore = realStoreDirectory ?? storeDirectory
         for (inside, outside) in extraDirectories {
-            // Guix's failsafe: anything from the store is read-only.
+            // Guix's failsafe: anything from the store is read-only. So is everything in a user
+            // namespace, where the builder's uid is the daemon's own on the host: a writable bind
+            // would let it modify (or chmod) whatever the daemon's user owns there — all of it
+            // when the daemon is root.
             let fromStore = outside == realStore || outside.hasPrefix(realStore + "/")
-            entries.append(.bind(inside: inside, outside: outside, options: fromStore ? [.readOnly] : []))
+            var inUserNamespace = false
+            if case .userNamespace = identity { inUserNamespace = true }
+            let readOnly = fromStore || inUserNamespace
+            entries.append(.bind(inside: inside, outside: outside, options: readOnly ? [.readOnly] : []))
         }
 
         entries.append(.proc("/proc"))

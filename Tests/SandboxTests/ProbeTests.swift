@@ -151,6 +151,40 @@ struct ProbeTests {
         }
     }
 
+    /// The host's device nodes and `--chroot-directory` extras are bound read-only: in a user
+    /// namespace of a root daemon the builder's uid is root's on the host, so a writable bind
+    /// of a root-owned node or file is the builder's to chmod or rewrite.
+    @Test(arguments: Mode.allCases)
+    func hostFilesCannotBeChanged(_ mode: Mode) throws {
+        let before = try FileDescriptor.open("/dev/full", [.readOnly]).status().permissions
+        defer { chmod("/dev/full", mode_t(before)) }
+        let extra = "/tmp/cloister-probe-extra-\(getpid())-\(mode)"
+        let fd = open(extra, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        try #require(fd >= 0)
+        #expect(write(fd, "kept\n", 5) == 5)
+        close(fd)
+        defer { unlink(extra) }
+        var (env, dir) = try fixture.environment(mode, arguments: ["sh", "-c", """
+            chmod 0600 /dev/full; echo rc=$?; echo x > /dev/null; echo rc=$?; \
+            echo changed > /extra; echo rc=$?; chmod 0666 /extra; echo rc=$?
+            """])
+        defer { try? dir.remove() }
+        env.extraDirectories = [(inside: "/extra", outside: extra)]
+        var output: [UInt8] = []
+        _ = try Sandbox.spawn(try env.spec()).wait { output += $0 }
+        let text = String(decoding: output, as: UTF8.self)
+        #expect(try FileDescriptor.open("/dev/full", [.readOnly]).status().permissions == before)
+        #expect(text.split(separator: "\n").filter { $0.hasPrefix("rc=") }.first == "rc=1")
+        #expect(text.split(separator: "\n").filter { $0.hasPrefix("rc=") }.dropFirst().first == "rc=0")
+        let host = try FileDescriptor.open(extra, [.readOnly])
+        if mode == .userNamespace {
+            // Pool mode keeps Guix's writable extras (the build user cannot write root's 0644 file).
+            #expect(text.split(separator: "\n").filter { $0.hasPrefix("rc=") }.dropFirst(2) == ["rc=1", "rc=1"])
+        }
+        #expect(try host.readAll() == Array("kept\n".utf8))
+        #expect(try host.status().permissions == 0o644)
+    }
+
     @Test(arguments: Mode.allCases)
     func undeclaredPathsAreAbsent(_ mode: Mode) throws {
         #expect(try fixture.sh(mode, "test -e \(fixture.undeclared); echo $?; test -e \(fixture.base); echo $?") == "1\n1\n")
@@ -234,8 +268,9 @@ struct ProbeTests {
         broken.extraDirectories = [(inside: "/opt/missing", outside: fixture.base + "/does-not-exist")]
         let spec = try broken.spec()
         let index = try #require(try stepIndex(of: "/opt/missing", in: spec))
+        let readOnly = mode == .userNamespace ? " read-only" : ""
         #expect(throws: SandboxError.setupFailed(phase: "mountIntoChroot",
-                                                 action: "bind-mounting `\(fixture.base)/does-not-exist' to `/opt/missing'",
+                                                 action: "bind-mounting `\(fixture.base)/does-not-exist' to `/opt/missing'\(readOnly)",
                                                  step: index, errno: .noSuchFile)) {
             _ = try Sandbox.spawn(spec)
         }
