@@ -57,6 +57,9 @@ public struct ChrootEnvironment: Sendable {
         self.personality = personality
     }
 
+    /// Parts of procfs that act on the whole host rather than the sandbox's namespaces.
+    static let hostGlobalProcPaths = ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs", "/proc/acpi"]
+
     /// uid/gid written to /etc/passwd and /etc/group: the build user and build group in pool
     /// mode, 30001/30000 (guestUID/guestGID) in a user namespace.
     var etcIDs: (uid: UInt32, gid: UInt32) {
@@ -162,6 +165,15 @@ public struct ChrootEnvironment: Sendable {
         }
 
         entries.append(.proc("/proc"))
+        // A root daemon without build users maps the builder to host uid 0 (as guix-daemon
+        // does). Without capabilities that still makes it the owner of every root-owned file it
+        // can reach, and procfs grants owner rights on global kernel settings to uid 0 itself:
+        // `/proc/sys/vm/*` would be writable. These are bound read-only, as container runtimes do.
+        if case .userNamespace(_, _, let hostUID, _) = identity, hostUID == 0 {
+            for path in ChrootEnvironment.hostGlobalProcPaths where HostPath.exists(path) {
+                entries.append(.readOnlyInPlace(path))
+            }
+        }
         entries.append(.directory("/tmp", mode: 0o1777))
         entries.append(.bind(inside: buildDirectory.insidePath, outside: buildDirectory.topPath, options: [.noSetuid, .noDevices]))
 

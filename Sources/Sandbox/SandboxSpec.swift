@@ -94,6 +94,9 @@ public enum RootEntry: Sendable, Equatable {
     case tmpfs(String, options: String? = nil)
     /// A private devpts instance, with `/dev/ptmx`-style symlink next to it.
     case devpts(String, ptmxLink: String?)
+    /// An existing path under an earlier entry (e.g. `/proc/sys` under `.proc`) bound onto
+    /// itself read-only: its inode stays, only changes through it are refused.
+    case readOnlyInPlace(String)
 }
 
 public struct Ownership: Sendable, Equatable {

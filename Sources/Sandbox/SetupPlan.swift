@@ -239,6 +239,12 @@ enum SetupPlan {
             case .tmpfs(let inside, let options):
                 makeDirectory(inside, mode: 0o1777, phase: "mountDevshm")
                 mount(inside, type: "tmpfs", data: options, flags: MountFlag.noSetuid | MountFlag.noDevices, phase: "mountDevshm")
+            case .readOnlyInPlace(let inside):
+                var step = SetupStep(CSANDBOX_BIND, phase: "mountIntoChroot", action: "making `\(inside)' read-only")
+                step.path = host(inside)
+                step.path2 = host(inside)
+                step.mountFlags = BindOptions.readOnly.rawValue
+                add(step)
             case .devpts(let inside, let ptmxLink):
                 makeDirectory(inside, mode: 0o755, phase: "mountDevpts")
                 // A private instance: the host's terminals stay invisible. ptmxmode=0666 instead of a
@@ -390,7 +396,7 @@ enum SetupPlan {
 extension RootEntry {
     var insidePath: String {
         switch self {
-        case .directory(let path, _, _), .file(let path, _, _), .symlink(let path, _), .proc(let path),
+        case .directory(let path, _, _), .file(let path, _, _), .symlink(let path, _), .proc(let path), .readOnlyInPlace(let path),
              .tmpfs(let path, _), .devpts(let path, _):
             return path
         case .bind(let inside, _, _):

@@ -166,7 +166,9 @@ struct ProbeTests {
         defer { unlink(extra) }
         var (env, dir) = try fixture.environment(mode, arguments: ["sh", "-c", """
             chmod 0600 /dev/full; echo rc=$?; echo x > /dev/null; echo rc=$?; \
-            echo changed > /extra; echo rc=$?; chmod 0666 /extra; echo rc=$?
+            echo changed > /extra; echo rc=$?; chmod 0666 /extra; echo rc=$?; \
+            echo 1 > /proc/sys/vm/stat_interval; echo sysctl=$?; \
+            unshare -r -p -f -m --mount-proc sh -c 'echo 1 > /proc/sys/vm/stat_interval'; echo nested=$?
             """])
         defer { try? dir.remove() }
         env.extraDirectories = [(inside: "/extra", outside: extra)]
@@ -181,6 +183,9 @@ struct ProbeTests {
             // Pool mode keeps Guix's writable extras (the build user cannot write root's 0644 file).
             #expect(text.split(separator: "\n").filter { $0.hasPrefix("rc=") }.dropFirst(2) == ["rc=1", "rc=1"])
         }
+        // Global kernel settings stay out of reach, also through a fresh procfs in a nested namespace.
+        #expect(text.contains("sysctl=1\n") || text.contains("sysctl=2\n"))
+        #expect(!text.contains("nested=0\n"))
         #expect(try host.readAll() == Array("kept\n".utf8))
         #expect(try host.status().permissions == 0o644)
     }
