@@ -1,5 +1,5 @@
 // Thin wrappers for syscalls Swift's Glibc module does not expose (it is built without
-// _GNU_SOURCE): pidfds, waitid(P_PIDFD), pipe2, close_range, unshare.
+// _GNU_SOURCE): pidfds, waitid(P_PIDFD), pipe2, close_range, unshare, and prctl (variadic).
 #define _GNU_SOURCE
 #include "csandbox.h"
 
@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -50,4 +51,8 @@ int csandbox_close_range(unsigned int first, unsigned int last, unsigned int fla
 
 int csandbox_unshare(unsigned long flags) {
     return unshare((int)flags);
+}
+
+int csandbox_set_parent_death_signal(int sig) {
+    return prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0, 0, 0);
 }

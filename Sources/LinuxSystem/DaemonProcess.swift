@@ -1,4 +1,5 @@
 import Glibc
+import CSandbox
 
 /// Process-wide facilities a long-running server needs: detached threads, SIGTERM/SIGINT as a
 /// flag the accept loop polls, SIGPIPE ignored (a vanished client is EPIPE, not death), and
@@ -72,6 +73,13 @@ extension DaemonProcess {
         guard pid > 0, kill(pid, SIGKILL) == 0 else { return }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    }
+
+    /// Asks the kernel to SIGKILL this process when the thread that started it exits (`true`),
+    /// or no longer (`false`): PR_SET_PDEATHSIG. An idle spare worker is killed with a daemon
+    /// that died without the chance to stop it.
+    public static func dieWithParent(_ enabled: Bool) throws(SystemError) {
+        _ = try retrying("prctl(PR_SET_PDEATHSIG)") { csandbox_set_parent_death_signal(enabled ? SIGKILL : 0) }
     }
 
     /// Reaps every exited child without blocking; returns how many.

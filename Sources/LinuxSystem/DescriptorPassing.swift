@@ -93,6 +93,13 @@ public enum DescriptorChannel {
         return retryingSize { Glibc.recv(channel.rawValue, &byte, 1, Int32(MSG_DONTWAIT)) } == 1
     }
 
+    /// Whether the other end of `channel` is gone with nothing left to read (a peek that does
+    /// not block: a message still queued, or nothing yet from a live peer, is false).
+    public static func isClosedByPeer(_ channel: FileDescriptor) -> Bool {
+        var byte: UInt8 = 0
+        return retryingSize { Glibc.recv(channel.rawValue, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) } == 0
+    }
+
     /// Repeats a call interrupted by a signal (EINTR); the result and errno of the last try.
     private static func retryingSize(_ body: () -> Int) -> Int {
         while true {

@@ -142,6 +142,8 @@ int csandbox_pidfd_wait(int pidfd, int options, int *wstatus);
 int csandbox_pipe2(int fds[2], int flags);
 int csandbox_close_range(unsigned int first, unsigned int last, unsigned int flags);
 int csandbox_unshare(unsigned long flags);
+/// prctl(PR_SET_PDEATHSIG, sig): `sig` (0: none) when the thread that started us exits.
+int csandbox_set_parent_death_signal(int sig);
 
 // Constants for Swift.
 static const unsigned long CSANDBOX_CLONE_NEWNS = 0x00020000;

@@ -126,6 +126,12 @@ public final class DaemonServer: @unchecked Sendable {
     /// connection it will serve; returns without serving if the daemon closed the channel.
     public func serveSpare() {
         let channel = FileDescriptor(owning: 3)
+        // A daemon killed outright (SIGKILL: no chance to stop its spares) must not leave an
+        // idle spare behind that opens — possibly re-creates — a store nobody serves: while
+        // idle, the kernel kills us with it; and if it died before that took effect its end
+        // of the channel is already closed, so look before touching anything.
+        try? DaemonProcess.dieWithParent(true)
+        if DescriptorChannel.isClosedByPeer(channel) { return }
         // The store is opened before the client arrives; a failure is reported to the client.
         let store = Result { () throws(LocalStoreError) in try LocalStore(configuration: storeConfiguration) }
         // Rehearse unless a client already waits (a worker started for a waiting connection).
@@ -133,6 +139,9 @@ public final class DaemonServer: @unchecked Sendable {
             WorkerWarmUp.run(store: opened, configuration: configuration)
         }
         let received = (try? DescriptorChannel.receive(channel)) ?? nil
+        // From here on a session runs: it finishes even if the daemon dies meanwhile, as a
+        // worker started for its connection always did.
+        try? DaemonProcess.dieWithParent(false)
         // The daemon keeps its copy of the connection until this byte arrives.
         if received != nil { try? DescriptorChannel.acknowledge(channel) }
         try? channel.close()

@@ -13,6 +13,8 @@
 /// another worker (at most `attempts` times). A spare that dies idle is noticed (its channel
 /// hangs up); if spares keep dying the pool stops refilling for a second so a worker that
 /// cannot start does not spin (connections then start a worker each, as before).
+/// A spare never outlives a daemon killed without stopping it: while idle it is killed with
+/// the daemon (PR_SET_PDEATHSIG), and it opens the store only after checking the channel is open.
 import LinuxSystem
 
 final class WorkerPool {
