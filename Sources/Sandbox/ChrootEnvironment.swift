@@ -206,9 +206,12 @@ public struct ChrootEnvironment: Sendable {
 
     /// SEC-02: the builder must be a path inside the store, inside one of the inputs, and must
     /// still be there once symlinks are resolved (no `/proc/self/exe`, no relative paths).
+    /// One exception, as Nix's `sandbox-paths`: a regular file the administrator put in every
+    /// chroot with `--chroot-directory` (e.g. `/bin/sh=/bin/busybox`), named exactly.
     func checkBuilder() throws(SandboxError) {
         let outside = SandboxError.invalidSpec(reason: "derivation builder `\(builder)' is outside the store")
         let parts = builder.split(separator: "/", omittingEmptySubsequences: false)
+        if useChroot, !parts.contains(".."), !parts.contains("."), isAdministratorsFile(builder) { return }
         guard builder.hasPrefix(storeDirectory + "/"), !parts.contains(".."), !parts.contains(".") else { throw outside }
         let inInputs = inputPaths.contains { builder == $0 || builder.hasPrefix($0 + "/") }
         guard inInputs else { throw outside }
@@ -216,5 +219,14 @@ public struct ChrootEnvironment: Sendable {
         guard let resolved = try? HostPath.canonical(hostLocation(builder)),
               let canonicalStore = try? HostPath.canonical(realStore),
               resolved.hasPrefix(canonicalStore + "/") else { throw outside }
+    }
+
+    /// `path` is the inside name of a `--chroot-directory` entry whose host side is a regular
+    /// file (symlinks resolved; nothing under /proc, so never the daemon's own executable).
+    func isAdministratorsFile(_ path: String) -> Bool {
+        guard let entry = extraDirectories.first(where: { $0.inside == path }),
+              let resolved = try? HostPath.canonical(entry.outside), !resolved.hasPrefix("/proc/"),
+              let status = try? HostPath.status(resolved) else { return false }
+        return status.type == .regular
     }
 }

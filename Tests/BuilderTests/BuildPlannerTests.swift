@@ -79,6 +79,18 @@ struct BuildPlannerTests {
         }
     }
 
+    /// Nix's sandbox-paths shape: a builder the administrator put in every chroot is accepted
+    /// only with the chroot on, named exactly, never a path below it.
+    @Test func administratorsChrootFileMayBeTheBuilder() throws {
+        var settings = BuildSettings()
+        settings.extraChrootDirectories = ["/bin/sh=/bin/busybox"]
+        #expect(throws: Never.self) { try plan(try derivation(builder: "/bin/sh"), settings: settings) }
+        #expect(throws: BuildError.self) { try plan(try derivation(builder: "/bin/sh")) }
+        #expect(throws: BuildError.self) { try plan(try derivation(builder: "/bin/sh/x"), settings: settings) }
+        settings.useChroot = false
+        #expect(throws: BuildError.self) { try plan(try derivation(builder: "/bin/sh"), settings: settings) }
+    }
+
     @Test func foreignPlatformIsRefusedWithGuixsMessage() throws {
         do {
             _ = try plan(try derivation(platform: "aarch64-linux"))

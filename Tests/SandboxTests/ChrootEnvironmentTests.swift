@@ -52,6 +52,22 @@ struct ChrootEnvironmentTests {
         #expect(ChrootEnvironment.personality(system: "armhf-linux", hostSystem: "aarch64-linux", impersonateLinux26: true) == 0x0040000 | 0x0008)
     }
 
+    /// A `--chroot-directory` file may be the builder (Nix's sandbox-paths `/bin/sh`); a
+    /// directory, a missing file or an unlisted name may not.
+    @Test func administratorsChrootFileMayBeTheBuilder() throws {
+        var env = environment(identity: .unchanged)
+        env.builder = "/bin/sh"
+        env.extraDirectories = [(inside: "/bin/sh", outside: "/bin/busybox"), (inside: "/opt", outside: "/tmp"),
+                                (inside: "/gone", outside: "/nonexistent-\(UInt64.random(in: 0...UInt64.max))")]
+        #expect(throws: Never.self) { try env.spec(hostHasKVM: false, hostHasPTMX: false) }
+        for builder in ["/opt", "/gone", "/bin/busybox"] {
+            env.builder = builder
+            #expect(throws: SandboxError.invalidSpec(reason: "derivation builder `\(builder)' is outside the store")) {
+                try env.spec(hostHasKVM: false, hostHasPTMX: false)
+            }
+        }
+    }
+
     @Test(arguments: ["/proc/self/exe", "bin/sh", "/gnu/store/aaa-bash/../../../proc/self/exe", "/gnu/store/zzz-other/bin/sh"])
     func builderOutsideTheStoreIsRefused(_ builder: String) {
         var env = environment(identity: .unchanged)

@@ -11,20 +11,15 @@ import StoreFormats
 /// (`unshare -m`) where a fresh directory is bind-mounted on `/nix/store` (the transcripts'
 /// store paths depend on that name) and a tmpfs on `/tmp` holds the capture machine's client
 /// directory `/tmp/fmt` with the `result`/`result2` links nix-build made there; builds are
-/// real (the transcripts' builders are `/bin/sh`, bound to a static busybox as Nix 2.8's
-/// sandbox shell is). State, socket and logs live under a temp directory in /var/tmp.
+/// real (the transcripts' builders are `/bin/sh`, bound to a static busybox with
+/// `--chroot-directory`, as Nix 2.8's sandbox shell is). State, socket and logs live under a temp directory in /var/tmp.
 /// Root only. `/nix/store` is created (empty) on the host if missing, as a mount point.
 @Suite(.serialized, .tags(.large),
        .enabled(if: geteuid() == 0 && access(ReplayDaemonPaths.daemonBinary, X_OK) == 0
                 && access("/bin/busybox", X_OK) == 0 && access("/usr/bin/unshare", X_OK) == 0))
 final class DaemonReplayTests {
     /// Transcripts that cannot replay identically, and why; every other one must.
-    static let knownDifferences: [String: String] = [
-        // Builder `/bin/sh` is outside the store: Cloister refuses it (SEC-02, guix-daemon.md
-        // §1.12), so the build activity Nix 2.8 reports never happens (008 seeds its output).
-        "008-realise-built.json": "builder outside the store (SEC-02)",
-        "042-pyclient-1.34-build-derivation.json": "builder outside the store (SEC-02)",
-    ]
+    static let knownDifferences: [String: String] = [:]
 
     static var daemonBinary: String { ReplayDaemonPaths.daemonBinary }
     static let built = "/nix/store/jbzjdlczhy5nazj3d5ldki9ifmk3h6a1-built"
@@ -109,26 +104,6 @@ final class DaemonReplayTests {
         }
     }
 
-    /// Capture state the daemon cannot reproduce by itself: Nix 2.8 built `built.drv` (008),
-    /// whose builder is `/bin/sh`, outside the store — Cloister refuses such builders (SEC-02,
-    /// guix-daemon.md §1.12). Its output, `hi\n`, is registered as the capture machine had it
-    /// (deriver built.drv), through the daemon as a trusted client would import it.
-    func seedBuiltOutput() throws {
-        let fd = try connectToDaemon()
-        defer { close(fd) }
-        let client = try WorkerClient(stream: FDStream(fd), storeDirectory: .nix)
-        let built = try StorePath(baseName: String(Self.built.dropFirst("/nix/store/".count)))
-        if try client.isValidPath(built) { return }
-        let nar = NarEncoding.regularFile(Array("hi\n".utf8))
-        let info = PathInfoRecord(path: built, deriver: try StorePath(baseName: "82saq6djw49gd7ywbhyvr90ymqggi6cp-built.drv"),
-                                  narHash: Hasher.hash(.sha256, nar), narSize: UInt64(nar.count), ultimate: true)
-        try client.call(.addToStoreNar(info, repair: false, dontCheckSigs: true)) { (w: WireWriter) throws(WorkerProtocolError) in
-            let framed = FramedSink(w)
-            try framed.write(nar)
-            try framed.finish()
-        }
-    }
-
     /// Sends the transcript's client bytes and reads what the daemon answers, until the
     /// answer parses as a whole session or the daemon closes or goes quiet.
     func exchange(_ theirs: TranscriptParser) throws -> [UInt8] {
@@ -175,7 +150,6 @@ final class DaemonReplayTests {
             var ours = TranscriptParser(client: theirs.clientBytes, server: server)
             do { try ours.parse() } catch { report[name] = "our reply does not parse: \(error)"; continue }
             if let diff = ReplayMask.difference(theirs, ours) { report[name] = diff }
-            if name.hasPrefix("008-") { try seedBuiltOutput(); waitForWorkers() }
         }
         for name in Vectors.transcriptNames where Self.knownDifferences[name] == nil {
             #expect(report[name] == nil, "\(name): \(report[name] ?? "")")

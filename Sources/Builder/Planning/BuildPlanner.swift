@@ -23,7 +23,12 @@ public enum BuildPlanner {
             throw .buildFailed("unsupported builtin function '\(builder.dropFirst(8))'")
         }
         let parts = builder.split(separator: "/", omittingEmptySubsequences: false)
-        guard Array(builder.utf8) == derivation.builder, store.contains(builder), !parts.contains(".."), !parts.contains(".") else {
+        let extras = try extraDirectories(settings.extraChrootDirectories)
+        // Or a file the administrator bound into every chroot (`--chroot-directory=/bin/sh=…`,
+        // as Nix's sandbox-paths); the Sandbox checks it is a regular file.
+        let administrators = settings.useChroot && extras.contains { $0.inside == builder }
+        guard Array(builder.utf8) == derivation.builder, store.contains(builder) || administrators,
+              !parts.contains(".."), !parts.contains(".") else {
             throw .buildFailed("derivation builder `\(builder)' is outside the store")
         }
 
@@ -48,7 +53,7 @@ public enum BuildPlanner {
                          inputClosure: inputClosure.subtracting(outputSet), outputs: outputs, builder: builder,
                          arguments: derivation.args, derivationEnvironment: pairs, fixedOutput: fixedOutput,
                          buildCores: settings.buildCores,
-                         extraDirectories: try extraDirectories(settings.extraChrootDirectories),
+                         extraDirectories: extras,
                          personality: personality)
     }
 
