@@ -58,9 +58,13 @@ fuzz: fuzz-build
 fuzz-smoke: fuzz-build
 	@for t in $(FUZZ_TARGETS); do scripts/fuzz-run $$t $(FUZZ_SMOKE_SECONDS) || exit 1; done
 
+# In-process and socket benchmarks, each a ratio against a reference measured in the same run;
+# then, as root with no BENCH selection, the same workloads against Debian's nix-daemon.
 bench: deps
 	$(SWIFT) build -c release --scratch-path .build-release
 	.build-release/release/cloister-bench $(BENCH)
+	@if [ -z "$(BENCH)" ] && [ "$$(id -u)" = 0 ]; then scripts/bench-vs-nix-daemon; \
+	else echo "bench vs-nix: skipped (needs root and no BENCH selection; run make bench-vs-nix)"; fi
 
 # Cloister's daemon against Debian's nix-daemon through the same nix-store client (root, ~5 min).
 bench-vs-nix: deps
