@@ -193,4 +193,32 @@ struct StorePathTests {
             #expect(try StorePath(parsing: path.absolute(in: .guix), in: .guix) == path)
         }
     }
+
+    /// Paths order as their base names' bytes (C++ std::set<std::string>), although `<` compares
+    /// hash parts then names; and a name at the length limit, or one byte past it, parses the
+    /// same way through every spelling (String, Substring, a non-contiguous view).
+    @Test func orderIsBaseNameByteOrderAndEveryRouteAgrees() throws {
+        var rng = SplitMix64(seed: 7)
+        let characters = Array("abcXYZ019+-._?=".utf8)
+        var paths: [StorePath] = []
+        for i in 0..<300 {
+            // Few distinct digests, so equal hash parts with different names occur.
+            let digest = (0..<20).map { _ in UInt8.random(in: 0...1, using: &rng) }
+            let name = String(decoding: (0...(i % 7)).map { _ in characters.randomElement(using: &rng) ?? 97 }, as: UTF8.self)
+            paths.append(try StorePath(digest: digest, name: name))
+        }
+        #expect(paths.sorted().map(\.baseName) == paths.map(\.baseName).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+        let hash = "00bgd045z0d4icpbc2yyz4gx48ak44la"
+        for name in [String(repeating: "n", count: 211), String(repeating: "n", count: 212), "x", ".x", "a/b", ""] {
+            for rules in [StorePathName.Rules.nix, .guix] {
+                let text = "/nix/store/" + hash + "-" + name
+                let direct = try? StorePath(parsing: text, in: .nix, rules: rules)
+                let viaSubstring = try? StorePath(parsing: ("#" + text).dropFirst(), in: .nix, rules: rules)
+                let viaBaseName = try? StorePath(baseName: Substring(hash + "-" + name), rules: rules)
+                #expect(direct == viaSubstring && direct == viaBaseName, "\(name.prefix(8))… \(rules)")
+                #expect((direct != nil) == (name == "x" || (name == ".x" && rules == .nix) || (name.count == 211 && rules == .nix)
+                                            || (name.count <= 222 && name.first == "n" && rules == .guix)))
+            }
+        }
+    }
 }

@@ -54,6 +54,16 @@ public struct Hash: Hashable, Sendable, CustomStringConvertible {
     /// Parses `algo:digest` (any encoding) or SRI `algo-base64`; with `defaultAlgorithm`, a bare
     /// digest is accepted too.
     public init(parsing text: some StringProtocol, defaultAlgorithm: HashAlgorithm? = nil) throws(FormatError) {
+        // `sha256:<base16>`, the database's form, read on every path-info query: one pass.
+        let fast: [UInt8]? = text.utf8.withContiguousStorageIfAvailable { b -> [UInt8]? in
+            let prefix = "sha256:".utf8
+            guard b.count == prefix.count + 64, b.starts(with: prefix) else { return nil }
+            return Base16.decode(UnsafeBufferPointer(rebasing: b[prefix.count...]))
+        } ?? nil
+        if let fast {
+            self.init(algorithm: .sha256, unchecked: fast)
+            return
+        }
         let string = String(text)
         if let colon = string.firstIndex(of: ":") {
             let algorithm = try HashAlgorithm(parsing: string[..<colon])
@@ -77,7 +87,18 @@ public enum Base16 {
     static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 
     public static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        let direct: String? = bytes.withContiguousStorageIfAvailable { input in
+            String(unsafeUninitializedCapacity: 2 * input.count) { out in
+                for (i, byte) in input.enumerated() {
+                    out[2 * i] = digits[Int(byte >> 4)]
+                    out[2 * i + 1] = digits[Int(byte & 0x0F)]
+                }
+                return 2 * input.count
+            }
+        }
+        if let direct { return direct }
         var out: [UInt8] = []
+        out.reserveCapacity(2 * bytes.underestimatedCount)
         for byte in bytes {
             out.append(digits[Int(byte >> 4)])
             out.append(digits[Int(byte & 0x0F)])
@@ -87,7 +108,11 @@ public enum Base16 {
 
     /// Accepts either case; nil on odd length or a non-hex character.
     public static func decode<Text: StringProtocol>(_ text: Text) -> [UInt8]? {
-        let chars = Array(text.utf8)
+        if let decoded = text.utf8.withContiguousStorageIfAvailable({ decode($0) }) { return decoded }
+        return Array(text.utf8).withUnsafeBufferPointer { decode($0) }
+    }
+
+    static func decode(_ chars: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         guard chars.count % 2 == 0 else { return nil }
         var out = [UInt8]()
         out.reserveCapacity(chars.count / 2)

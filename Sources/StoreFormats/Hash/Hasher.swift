@@ -50,12 +50,27 @@ public final class Hasher {
 
     /// One-shot digest of a buffer.
     public static func hash<Bytes: Sequence>(_ algorithm: HashAlgorithm, _ bytes: Bytes) -> Hash where Bytes.Element == UInt8 {
+        // Contiguous bytes in one libgcrypt call (no handle to open, copy and close).
+        let oneShot: [UInt8]? = bytes.withContiguousStorageIfAvailable { input in
+            var digest = [UInt8](repeating: 0, count: algorithm.size)
+            var empty: UInt8 = 0
+            digest.withUnsafeMutableBufferPointer { out in
+                if let base = input.baseAddress {
+                    cg_md_hash(algorithm.gcryptAlgorithm, base, input.count, out.baseAddress)
+                } else {
+                    cg_md_hash(algorithm.gcryptAlgorithm, &empty, 0, out.baseAddress)
+                }
+            }
+            return digest
+        }
+        if let oneShot { return Hash(algorithm: algorithm, unchecked: oneShot) }
         let hasher = Hasher(algorithm)
         hasher.update(bytes)
         return hasher.finish()
     }
 
     public static func hash(_ algorithm: HashAlgorithm, _ text: String) -> Hash {
-        hash(algorithm, Array(text.utf8))
+        var text = text
+        return text.withUTF8 { hash(algorithm, $0) }
     }
 }

@@ -20,18 +20,25 @@ public enum NixBase32 {
     }
 
     public static func encode<Bytes: Collection>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        let input = Array(bytes)
+        if let encoded = bytes.withContiguousStorageIfAvailable({ encode($0) }) { return encoded }
+        return Array(bytes).withUnsafeBufferPointer { encode($0) }
+    }
+
+    static func encode(_ input: UnsafeBufferPointer<UInt8>) -> String {
         let length = encodedLength(input.count)
-        var out = [UInt8](repeating: 0, count: length)
-        for k in 0..<length {
-            let bit = k * 5
-            let i = bit / 8
-            let j = bit % 8
-            var digit = Int(input[i]) >> j
-            if i + 1 < input.count { digit |= Int(input[i + 1]) << (8 - j) }
-            out[length - 1 - k] = alphabet[digit & 0x1F]
+        return String(unsafeUninitializedCapacity: length) { out in
+            alphabet.withUnsafeBufferPointer { alphabet in
+                for k in 0..<length {
+                    let bit = k * 5
+                    let i = bit >> 3
+                    let j = bit & 7
+                    var digit = Int(input[i]) >> j
+                    if i + 1 < input.count { digit |= Int(input[i + 1]) << (8 - j) }
+                    out[length - 1 - k] = alphabet[digit & 0x1F]
+                }
+            }
+            return length
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// Decodes `text` into exactly `byteCount` bytes.

@@ -10,7 +10,16 @@ public struct StorePath: Hashable, Comparable, Sendable, CustomStringConvertible
     public let name: String
 
     /// `hash-name`, the path's last component.
-    public var baseName: String { "\(hashPart)-\(name)" }
+    public var baseName: String {
+        // Appended, not interpolated: interpolation costs several times more, and path-info
+        // queries build these for every path they touch.
+        var text = ""
+        text.reserveCapacity(Self.hashPartLength + 1 + name.utf8.count)
+        text += hashPart
+        text += "-"
+        text += name
+        return text
+    }
     public var description: String { baseName }
 
     /// The 20-byte digest the hash part encodes.
@@ -30,6 +39,14 @@ public struct StorePath: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// Parses a base name `hash-name`.
     public init(baseName: some StringProtocol, rules: StorePathName.Rules = .nix) throws(FormatError) {
+        // Hot (every path a client sends, every path a database row names): valid base names
+        // take a byte scan with no intermediate copies; anything else goes the long way round,
+        // which says what is wrong.
+        let fast: StorePath? = baseName.utf8.withContiguousStorageIfAvailable { Self.validBaseName($0, rules: rules) } ?? nil
+        if let fast {
+            self = fast
+            return
+        }
         let text = String(baseName)
         let bytes = Array(text.utf8)
         guard bytes.count >= Self.hashPartLength + 2 else {
@@ -56,6 +73,15 @@ public struct StorePath: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// Parses an absolute path directly inside `storeDirectory`.
     public init(parsing path: some StringProtocol, in storeDirectory: StoreDirectory, rules: StorePathName.Rules = .nix) throws(FormatError) {
+        let fast: StorePath? = path.utf8.withContiguousStorageIfAvailable { bytes -> StorePath? in
+            let prefix = storeDirectory.path.utf8
+            guard bytes.count > prefix.count + 1, bytes.starts(with: prefix), bytes[prefix.count] == UInt8(ascii: "/") else { return nil }
+            return Self.validBaseName(UnsafeBufferPointer(rebasing: bytes[(prefix.count + 1)...]), rules: rules)
+        } ?? nil
+        if let fast {
+            self = fast
+            return
+        }
         let text = String(path)
         let prefix = storeDirectory.path + "/"
         // Bytes, not Characters: String comparison is by Unicode canonical equivalence, which
@@ -70,15 +96,46 @@ public struct StorePath: Hashable, Comparable, Sendable, CustomStringConvertible
         try self.init(baseName: String(decoding: rest, as: UTF8.self), rules: rules)
     }
 
+    private init(validHashPart: String, name: String) {
+        hashPart = validHashPart
+        self.name = name
+    }
+
+    /// The path a valid base name names, or nil when anything is off (the caller then takes
+    /// the checking route for the error): nix32 hash part (32 characters always decode to
+    /// exactly 20 bytes, so no bits can overflow), '-', a name of allowed bytes within the
+    /// length limit, no leading dot for Guix. No '/' can pass the name check.
+    private static func validBaseName(_ bytes: UnsafeBufferPointer<UInt8>, rules: StorePathName.Rules) -> StorePath? {
+        let nameLength = bytes.count - hashPartLength - 1
+        guard nameLength >= 1, nameLength <= StorePathName.maxLength(rules), bytes[hashPartLength] == UInt8(ascii: "-") else { return nil }
+        let table = NixBase32.digitValue
+        for i in 0..<hashPartLength where table[Int(bytes[i])] == 0xFF { return nil }
+        let nameStart = hashPartLength + 1
+        if rules == .guix && bytes[nameStart] == UInt8(ascii: ".") { return nil }
+        for i in nameStart..<bytes.count where !StorePathName.isValidCharacter(bytes[i]) { return nil }
+        return StorePath(validHashPart: String(decoding: UnsafeBufferPointer(rebasing: bytes[..<hashPartLength]), as: UTF8.self),
+                         name: String(decoding: UnsafeBufferPointer(rebasing: bytes[nameStart...]), as: UTF8.self))
+    }
+
     /// The absolute path in `storeDirectory`.
     public func absolute(in storeDirectory: StoreDirectory) -> String {
-        "\(storeDirectory.path)/\(baseName)"
+        var text = ""
+        text.reserveCapacity(storeDirectory.path.utf8.count + Self.hashPartLength + 2 + name.utf8.count)
+        text += storeDirectory.path
+        text += "/"
+        text += hashPart
+        text += "-"
+        text += name
+        return text
     }
 
     public var isDerivation: Bool { name.hasSuffix(".drv") }
 
+    /// Base-name byte order. Hash parts all have the same length, so that is the hash parts'
+    /// order, then the names' (no base name is built).
     public static func < (lhs: StorePath, rhs: StorePath) -> Bool {
-        lhs.baseName.utf8.lexicographicallyPrecedes(rhs.baseName.utf8)
+        if lhs.hashPart != rhs.hashPart { return lhs.hashPart.utf8.lexicographicallyPrecedes(rhs.hashPart.utf8) }
+        return lhs.name.utf8.lexicographicallyPrecedes(rhs.name.utf8)
     }
 }
 

@@ -13,7 +13,20 @@ extension StoreDirectory {
         guard innerHash.algorithm == .sha256 else {
             throw .invalidHash(innerHash.prefixedBase16, reason: "store path inner hashes are SHA-256")
         }
-        let digest = Hasher.hash(.sha256, fingerprint(type: type, innerHash: innerHash, name: name))
+        // The fingerprint's bytes built in place (this runs per path-info query for Nix's `ca`).
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(type.utf8.count + 9 + 2 * innerHash.bytes.count + path.utf8.count + name.utf8.count)
+        bytes.append(contentsOf: type.utf8)
+        bytes.append(contentsOf: ":sha256:".utf8)
+        for byte in innerHash.bytes {
+            bytes.append(Base16.digits[Int(byte >> 4)])
+            bytes.append(Base16.digits[Int(byte & 0x0F)])
+        }
+        bytes.append(UInt8(ascii: ":"))
+        bytes.append(contentsOf: path.utf8)
+        bytes.append(UInt8(ascii: ":"))
+        bytes.append(contentsOf: name.utf8)
+        let digest = Hasher.hash(.sha256, bytes)
         return try StorePath(digest: Self.compress(digest.bytes, to: StorePath.digestSize), name: name, rules: rules)
     }
 

@@ -33,6 +33,11 @@ public enum StorePathName {
     }
 
     public static func validate(_ name: String, rules: Rules) throws(FormatError) {
+        // The common case (valid) in one pass without a copy; the checks below say what is wrong.
+        let valid = name.utf8.withContiguousStorageIfAvailable { b in
+            !b.isEmpty && b.count <= maxLength(rules) && !(rules == .guix && b[0] == UInt8(ascii: ".")) && b.allSatisfy(isValidCharacter)
+        }
+        if valid == true { return }
         let bytes = Array(name.utf8)
         guard !bytes.isEmpty else { throw .invalidStorePathName(name, reason: "empty") }
         guard bytes.count <= maxLength(rules) else {

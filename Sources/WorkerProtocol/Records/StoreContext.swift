@@ -45,11 +45,12 @@ extension WireReader {
 
 extension WireWriter {
     public func writeStorePath(_ path: StorePath, _ context: StoreContext) throws(WorkerProtocolError) {
-        try writeString(context.render(path))
+        // `context.render(path)`, written piece by piece.
+        try writeString(concatenating: context.storeDirectory.path, "/", path.hashPart, "-", path.name)
     }
 
     public func writeOptionalStorePath(_ path: StorePath?, _ context: StoreContext) throws(WorkerProtocolError) {
-        try writeString(path.map(context.render) ?? "")
+        if let path { try writeStorePath(path, context) } else { try writeString("") }
     }
 
     /// Store paths in the order given (lists) — callers sort sets first.

@@ -62,8 +62,34 @@ public final class WireWriter {
         try writePadding(after: bytes.count)
     }
 
+    /// One string given in pieces, written without joining them first (store paths).
+    public func writeString(concatenating parts: String...) throws(WorkerProtocolError) {
+        var total = 0
+        for part in parts { total += part.utf8.count }
+        guard total < capacity else {
+            try writeString(parts.joined())
+            return
+        }
+        try writeU64(UInt64(total))
+        for part in parts { appendUTF8(part) }
+        try writePadding(after: total)
+    }
+
     public func writeString(_ text: String) throws(WorkerProtocolError) {
-        try writeByteString(text.utf8)
+        let count = text.utf8.count
+        guard count < capacity else {
+            try writeByteString(text.utf8)
+            return
+        }
+        try writeU64(UInt64(count))
+        appendUTF8(text)
+        try writePadding(after: count)
+    }
+
+    /// A string's bytes copied in one go (appending a `String.UTF8View` goes byte by byte).
+    private func appendUTF8(_ text: String) {
+        var text = text
+        text.withUTF8 { buffer.append(contentsOf: $0) }
     }
 
     public func writeStrings<S: Collection>(_ list: S) throws(WorkerProtocolError) where S.Element == String {
