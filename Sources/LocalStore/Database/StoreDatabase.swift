@@ -101,6 +101,13 @@ final class StoreDatabase {
                      [absolute(path)]).map { (t) throws(LocalStoreError) in try storePath(t) }
     }
 
+    /// Every reference of every valid path, as (referrer, reference) absolute path texts.
+    func referencePairs(_ each: (String, String) -> Void) throws(LocalStoreError) {
+        try db.query("select r.path, f.path from Refs join ValidPaths r on r.id = Refs.referrer join ValidPaths f on f.id = Refs.reference") { row in
+            if let referrer = row.text(0), let reference = row.text(1) { each(referrer, reference) }
+        }
+    }
+
     /// Valid derivations that list `path` as an output.
     func validDerivers(_ path: StorePath) throws(LocalStoreError) -> [StorePath] {
         try db.texts("select v.path from DerivationOutputs d join ValidPaths v on d.drv = v.id where d.path = ?",

@@ -10,12 +10,21 @@ extension LocalStore {
     /// Moves `name` (a top-level store entry) into `trash` and deletes it; returns the bytes
     /// freed (sizes of files and symlinks whose last link went, as deletePath counts them).
     func deleteStoreEntry(_ name: [UInt8], trash: FileDescriptor) throws(LocalStoreError) -> UInt64 {
+        try removalJob(name, trash: trash)?() ?? 0
+    }
+
+    /// `deleteStoreEntry` in two steps, for the DeletionPool: a directory leaves the store
+    /// namespace now (one rename into `trash`); the returned job removes what is left and counts
+    /// the bytes freed (nil: nothing there). A non-directory is unlinked by the job itself, which
+    /// is atomic on its own. The collector runs jobs while it holds `gc.lock` and the temp-root
+    /// locks (no add can re-create the name meanwhile) and waits for all of them before replying.
+    func removalJob(_ name: [UInt8], trash: FileDescriptor) throws(LocalStoreError) -> DeletionPool.Job? {
         do {
             let status: FileStatus
-            do { status = try storeFD.status(at: name) } catch where error.errno == .noSuchFile { return 0 }
+            do { status = try storeFD.status(at: name) } catch where error.errno == .noSuchFile { return nil }
             guard status.type == .directory else {
-                try storeFD.remove(at: name)
-                return status.linkCount == 1 ? UInt64(status.size) : 0
+                let store = storeFD
+                return { Self.removeCounting(store, name) }
             }
             // Moving a directory to another parent rewrites its `..`: it must be writable.
             let directory = try storeFD.openDirectory(at: name)
@@ -23,7 +32,7 @@ extension LocalStore {
             try directory.close()
             let trashName = name + Array("-\(UInt64.random(in: 0...UInt64.max))".utf8)
             try storeFD.rename(at: name, to: trash, trashName)
-            return Self.removeCounting(trash, trashName)
+            return { Self.removeCounting(trash, trashName) }
         } catch { throw .system(error) }
     }
 
@@ -47,15 +56,23 @@ extension LocalStore {
         return freed
     }
 
-    /// `.links` entries whose only link is the one in `.links` (no store file uses them).
+    /// `.links` entries whose only link is the one in `.links` (no store file uses them), removed
+    /// on the pool's threads (each removal may wait for a discard, as store entries do).
     func removeUnusedLinks(results: inout GCResults) throws(LocalStoreError) {
+        let links: FileDescriptor
+        let names: [[UInt8]]
         do {
-            let links = try storeFD.openDirectory(at: Array(".links".utf8))
-            for name in try links.entryNames() {
-                guard let status = try? links.status(at: name), status.linkCount == 1 else { continue }
-                try links.remove(at: name)
-                results.bytesFreed += UInt64(status.size)
-            }
+            links = try storeFD.openDirectory(at: Array(".links".utf8))
+            names = try links.entryNames()
         } catch { throw .system(error) }
+        let pool = DeletionPool()
+        for name in names {
+            pool.submit {
+                guard let status = try? links.status(at: name), status.linkCount == 1,
+                      (try? links.remove(at: name)) != nil else { return 0 }
+                return UInt64(max(status.size, 0))
+            }
+        }
+        results.bytesFreed += pool.finish()
     }
 }
