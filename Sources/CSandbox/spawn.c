@@ -136,7 +136,8 @@ static int run_step(const csandbox_step *s, int log_fd) {
     case CSANDBOX_MOUNT:
         return mount(s->path2, s->path, s->text, s->mount_flags, s->bytes) < 0 ? errno : 0;
     case CSANDBOX_BIND: {
-        if (mount(s->path2, s->path, NULL, MS_BIND | MS_REC, NULL) < 0) return errno;
+        unsigned long recursive = (s->flags & CSANDBOX_BIND_ALONE) ? 0 : MS_REC;
+        if (mount(s->path2, s->path, NULL, MS_BIND | recursive, NULL) < 0) return errno;
         unsigned long wanted = s->mount_flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
         if (wanted == 0) return 0;
         int error = 0;

@@ -99,6 +99,18 @@ public enum RootEntry: Sendable, Equatable {
     case readOnlyInPlace(String)
 }
 
+extension RootEntry {
+    var insidePath: String {
+        switch self {
+        case .directory(let path, _, _), .file(let path, _, _), .symlink(let path, _), .proc(let path), .readOnlyInPlace(let path),
+             .tmpfs(let path, _), .devpts(let path, _):
+            return path
+        case .bind(let inside, _, _):
+            return inside
+        }
+    }
+}
+
 public struct Ownership: Sendable, Equatable {
     public var uid: UInt32
     public var gid: UInt32

@@ -63,8 +63,10 @@ enum SetupPlan {
             if sources[outside] == .file || sources[outside] == .missing { plan.countFileMountPoint(inside) }
             plan.bindsPerDirectory[InsidePath.parent(inside), default: 0] += 1
         }
+        plan.openView(root.entries, sources: sources)
         for entry in root.entries { plan.entry(entry, lookup: { sources[$0] ?? lookup($0) }) }
         plan.removeMountPointStubs()
+        plan.closeView()
         plan.afterPivot(spec, root: root, stdio: ownNull)
         return plan.steps
     }
@@ -83,6 +85,8 @@ enum SetupPlan {
         var bindsPerDirectory: [String: Int] = [:]
         var cwd: String?
         static let relativeNamesFrom = 8
+        /// Host directory whose read-only binds come from the read-only view (ReadOnlyView.swift).
+        var view: String?
 
         /// Never a store path's name (nix32 hash first); unlinked before the builder runs.
         static let stubName = ".cloister-mount-point"
@@ -232,6 +236,7 @@ enum SetupPlan {
                 step.path = host(inside)
                 step.path2 = outside
                 step.mountFlags = options.rawValue
+                viewed(&step, outside: outside, options: options)
                 add(step)
             case .proc(let inside):
                 makeDirectory(inside, mode: 0o555, phase: "mountProc")
@@ -389,18 +394,6 @@ enum SetupPlan {
             exec.argv = spec.arguments
             exec.envp = spec.environment
             add(exec)
-        }
-    }
-}
-
-extension RootEntry {
-    var insidePath: String {
-        switch self {
-        case .directory(let path, _, _), .file(let path, _, _), .symlink(let path, _), .proc(let path), .readOnlyInPlace(let path),
-             .tmpfs(let path, _), .devpts(let path, _):
-            return path
-        case .bind(let inside, _, _):
-            return inside
         }
     }
 }

@@ -5,6 +5,8 @@ import CSandbox
 struct SetupStep: Equatable, Sendable {
     var op: csandbox_op
     var ignoreErrors = false
+    /// CSANDBOX_BIND of the source's own mount only (no MS_REC).
+    var bindAlone = false
     var path: String?
     var path2: String?
     var text: String?
@@ -38,4 +40,5 @@ enum MountFlag {
     static let bind: UInt = 4096
     static let recursive: UInt = 0x4000
     static let privatePropagation: UInt = 1 << 18
+    static let detach: Int64 = 2  // umount2 MNT_DETACH
 }

@@ -11,7 +11,7 @@ final class StepArena {
         cSteps = steps.map { step in
             var c = csandbox_step()
             c.op = step.op.rawValue
-            c.flags = step.ignoreErrors ? UInt32(CSANDBOX_IGNORE_ERRORS) : 0
+            c.flags = (step.ignoreErrors ? UInt32(CSANDBOX_IGNORE_ERRORS) : 0) | (step.bindAlone ? UInt32(CSANDBOX_BIND_ALONE) : 0)
             c.path = step.path.map { UnsafePointer(cString(Array($0.utf8))) }
             c.path2 = step.path2.map { UnsafePointer(cString(Array($0.utf8))) }
             c.text = step.text.map { UnsafePointer(cString(Array($0.utf8))) }

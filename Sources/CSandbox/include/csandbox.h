@@ -31,9 +31,10 @@ enum csandbox_op {
     CSANDBOX_CHOWN = 6,
     /// mount(path2, path, text, mount_flags, bytes): proc, tmpfs, devpts, propagation changes.
     CSANDBOX_MOUNT = 7,
-    /// mount(path2, path, MS_BIND|MS_REC); if mount_flags asks for MS_RDONLY, MS_NOSUID,
-    /// MS_NODEV or MS_NOEXEC, then a remount adding them to the locked flags of the new mount
-    /// (statfs), as a user namespace demands.
+    /// mount(path2, path, MS_BIND|MS_REC) (no MS_REC with CSANDBOX_BIND_ALONE); if mount_flags
+    /// asks for MS_RDONLY, MS_NOSUID, MS_NODEV or MS_NOEXEC, then a remount adding them to the
+    /// locked flags of the new mount (statfs), as a user namespace demands. With mount_flags 0
+    /// the new mount keeps the source mount's flags (a bind copies them), in one call.
     CSANDBOX_BIND = 8,
     /// sethostname(bytes, length).
     CSANDBOX_SETHOSTNAME = 9,
@@ -84,6 +85,8 @@ enum csandbox_op {
 
 /// A failure of this step is not reported and does not stop the child.
 #define CSANDBOX_IGNORE_ERRORS 1u
+/// CSANDBOX_BIND without MS_REC: only the source's own mount, none mounted below it.
+#define CSANDBOX_BIND_ALONE 2u
 
 /// One setup step; which fields matter depends on `op` (see `csandbox_op`).
 typedef struct csandbox_step {
