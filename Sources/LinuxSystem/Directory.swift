@@ -5,21 +5,27 @@ import Glibc
 /// and none of them follows a symlink at the final component.
 extension FileDescriptor {
     /// The entry names of this directory (without `.` and `..`), in the kernel's order.
-    /// Reads through a duplicate so this descriptor stays usable; the duplicate shares the file
-    /// offset, hence the rewind.
     public func entryNames() throws(SystemError) -> [[UInt8]] {
+        try entries().map(\.name)
+    }
+
+    /// The entries of this directory (without `.` and `..`) with the inode number and type
+    /// readdir reports (no stat: `.unknown` where the file system does not say), in the
+    /// kernel's order. Reads through a duplicate so this descriptor stays usable; the
+    /// duplicate shares the file offset, hence the rewind.
+    public func entries() throws(SystemError) -> [DirectoryEntry] {
         let copy = try duplicate()
         guard let stream = fdopendir(copy.rawValue) else { throw SystemError("fdopendir", errno: .current) }
         // closedir closes the duplicate itself; the wrapper must not close it again.
         defer { closedir(stream) }
         copy.relinquish()
         rewinddir(stream)
-        var names: [[UInt8]] = []
+        var entries: [DirectoryEntry] = []
         while true {
             errno = 0
             guard let entry = readdir(stream) else {
                 if errno != 0 { throw SystemError("readdir", errno: .current) }
-                return names
+                return entries
             }
             let name: [UInt8] = withUnsafePointer(to: &entry.pointee.d_name) { tuple in
                 tuple.withMemoryRebound(to: UInt8.self, capacity: 256) { chars in
@@ -27,7 +33,7 @@ extension FileDescriptor {
                 }
             }
             if name == [0x2E] || name == [0x2E, 0x2E] { continue }
-            names.append(name)
+            entries.append(DirectoryEntry(name: name, inode: UInt64(entry.pointee.d_ino), type: DirectoryEntry.type(entry.pointee.d_type)))
         }
     }
 
@@ -144,5 +150,26 @@ extension FileDescriptor {
         for entry in try directory.entryNames() { try directory.removeTree(at: entry) }
         try directory.close()
         try remove(at: name, directory: true)
+    }
+}
+
+/// One readdir(3) entry.
+public struct DirectoryEntry: Hashable, Sendable {
+    public let name: [UInt8]
+    public let inode: UInt64
+    public let type: FileStatus.FileType
+
+    /// DT_* values (dirent.h).
+    static func type(_ value: UInt8) -> FileStatus.FileType {
+        switch value {
+        case 8: return .regular
+        case 4: return .directory
+        case 10: return .symlink
+        case 2: return .characterDevice
+        case 6: return .blockDevice
+        case 1: return .fifo
+        case 12: return .socket
+        default: return .unknown
+        }
     }
 }

@@ -21,6 +21,7 @@ public struct Errno: RawRepresentable, Hashable, Sendable, CustomStringConvertib
     public static let wouldBlock = Errno(rawValue: EAGAIN)
     public static let badFileDescriptor = Errno(rawValue: EBADF)
     public static let crossDevice = Errno(rawValue: EXDEV)
+    public static let tooManyLinks = Errno(rawValue: EMLINK)
     public static let noSpace = Errno(rawValue: ENOSPC)
     public static let nameTooLong = Errno(rawValue: ENAMETOOLONG)
 

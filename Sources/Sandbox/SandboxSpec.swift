@@ -62,6 +62,11 @@ public struct RootPlan: Sendable {
     public var entries: [RootEntry]
     /// chmod of `/` after pivot_root (Guix: 0555, so writing `/` fails with EACCES).
     public var finalMode: UInt32?
+    /// Mount points already on disk (inside path → kind), made by the caller or left by an
+    /// earlier sandbox in a recycled skeleton: each an empty directory or an empty file nobody
+    /// else can reach. Those a bind needs are used as they are (one of the wrong kind is
+    /// replaced); the others are removed before the builder starts.
+    public var existingMountPoints: [String: MountPointKind] = [:]
 
     public enum Kind: Sendable, Equatable {
         /// Bind the directory onto itself (it must be a mount point for pivot_root).
@@ -76,6 +81,11 @@ public struct RootPlan: Sendable {
         self.entries = entries
         self.finalMode = finalMode
     }
+}
+
+/// What an existing mount point is.
+public enum MountPointKind: Sendable, Equatable {
+    case directory, file
 }
 
 /// One thing to create inside the root. Missing parent directories are made (0755) first.

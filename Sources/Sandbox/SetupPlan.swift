@@ -17,6 +17,7 @@ enum BindSource: Equatable {
 enum SetupPlan {
     static func steps(for spec: SandboxSpec, lookup: (String) -> BindSource) throws(SandboxError) -> [SetupStep] {
         var plan = Builder(root: spec.root?.directory ?? "/")
+        plan.recycled = spec.root?.existingMountPoints ?? [:]
         try plan.validate(spec)
         guard let root = spec.root else {
             // No chroot: guix-daemon's basic phases (spawn.cc:getBasicSpawnPhases).
@@ -65,6 +66,7 @@ enum SetupPlan {
         }
         plan.openView(root.entries, sources: sources)
         for entry in root.entries { plan.entry(entry, lookup: { sources[$0] ?? lookup($0) }) }
+        plan.removeUnusedRecycled()
         plan.removeMountPointStubs()
         plan.closeView()
         plan.afterPivot(spec, root: root, stdio: ownNull)
@@ -87,9 +89,8 @@ enum SetupPlan {
         static let relativeNamesFrom = 8
         /// Host directory whose read-only binds come from the read-only view (ReadOnlyView.swift).
         var view: String?
-
-        /// Never a store path's name (nix32 hash first); unlinked before the builder runs.
-        static let stubName = ".cloister-mount-point"
+        /// Mount points on disk not used yet (RecycledMountPoints.swift).
+        var recycled: [String: MountPointKind] = [:]
 
         init(root: String) {
             self.root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
@@ -227,9 +228,10 @@ enum SetupPlan {
                     symlink(inside, target: target, phase: "mountIntoChroot")
                     return
                 case .directory:
-                    if !directories.contains(inside) { makeDirectory(inside, mode: 0o755, phase: "mountIntoChroot") }
+                    if directories.contains(inside) { break }
+                    if reuse(inside, as: .directory) { directories.insert(inside) } else { makeDirectory(inside, mode: 0o755, phase: "mountIntoChroot") }
                 case .file, .missing:
-                    fileMountPoint(inside)
+                    if !reuse(inside, as: .file) { fileMountPoint(inside) }
                 }
                 let readOnly = options.contains(.readOnly) ? " read-only" : ""
                 var step = SetupStep(CSANDBOX_BIND, phase: "mountIntoChroot", action: "bind-mounting `\(outside)' to `\(inside)'\(readOnly)")
@@ -259,41 +261,6 @@ enum SetupPlan {
                     parents(of: ptmxLink)
                     symlink(ptmxLink, target: Array((inside + "/ptmx").utf8), phase: "mountDevpts")
                 }
-            }
-        }
-
-        mutating func countFileMountPoint(_ inside: String) {
-            fileMountPoints[InsidePath.parent(inside), default: 0] += 1
-        }
-
-        /// An empty file to bind a file onto. Where a directory gets several (the inputs of a
-        /// store whose closure holds many files), each is a hard link to one stub: creating
-        /// inodes is what costs (on ext4 without a journal each new inode is searched past every
-        /// recently deleted one), links are not.
-        mutating func fileMountPoint(_ inside: String) {
-            let directory = InsidePath.parent(inside)
-            guard fileMountPoints[directory, default: 0] >= 2 else {
-                createFile(inside, contents: [], mode: 0o600, phase: "mountIntoChroot")
-                return
-            }
-            let stub = (directory == "/" ? "" : directory) + "/" + Self.stubName
-            if !stubs.contains(where: { $0.directory == directory }) {
-                createFile(stub, contents: [], mode: 0o600, phase: "mountIntoChroot")
-                stubs.append((directory, stub))
-            }
-            var step = SetupStep(CSANDBOX_LINK, phase: "mountIntoChroot", action: "creating file `\(inside)'")
-            step.path = host(inside)
-            step.path2 = host(stub)
-            step.mode = 0o600
-            add(step)
-        }
-
-        /// The stubs' own names go before the builder can see them (their links stay, covered by mounts).
-        mutating func removeMountPointStubs() {
-            for (_, stub) in stubs {
-                var step = SetupStep(CSANDBOX_UNLINK, phase: "mountIntoChroot", action: "removing `\(stub)'")
-                step.path = host(stub)
-                add(step)
             }
         }
 

@@ -1,93 +1,18 @@
 /// The two directories a chroot build lives in, and how they go away:
 /// - the chroot `<store>/<drv>.chroot` (0750, daemon-owned) holding `top` (0750, group = build
-///   group in pool mode), the mount point of the sandbox's `/`, and `store` (01775, root:G in
-///   pool mode), bound as the store inside. Only `store` and the mount points of the inputs are
+///   group in pool mode), the mount point of the sandbox's `/`, `store` (01775, root:G in
+///   pool mode), bound as the store inside, and `mount-point`, an empty file the file mount
+///   points in `store` are hard links to. Only `store` and the mount points of the inputs are
 ///   on disk (in the store's file system, so outputs are renamed into place after
 ///   canonicalisation: SEC-09); `/dev`, `/etc`, `/tmp`… live in a tmpfs that dies with the
 ///   sandbox. That saves a dozen directory and file creations and deletions per build, which
-///   cost milliseconds each on disks mounted with `discard`;
+///   cost milliseconds each on disks mounted with `discard`. A recycled chroot keeps its
+///   mount points (SpareDirectories), which the next build's sandbox reuses or removes;
 /// - the build tree (Sandbox's `BuildDirectory`, SEC-03/SEC-12).
 /// Keep-failed (`-K`, §4.8) makes the tree safe and hands it to the client (SEC-03).
 import LinuxSystem
 import Sandbox
 import StoreFormats
-
-struct ChrootDirectory {
-    let name: [UInt8]
-    let path: String
-    var topPath: String { path + "/top" }
-    /// Where the builder's store directory is on the host: outputs appear here.
-    var storePath: String { path + "/store" }
-
-    static func create(for drvPath: StorePath, storeFD: FileDescriptor, storePath: String, groupID: UInt32?) throws(BuildError) -> ChrootDirectory {
-        let name = Array((drvPath.baseName + ".chroot").utf8)
-        let path = storePath + "/" + drvPath.baseName + ".chroot"
-        if let spare = SpareDirectories.shared.take(.chroot, in: storePath) {
-            if (try? reuse(spare, as: name, storeFD: storeFD, groupID: groupID)) != nil {
-                return ChrootDirectory(name: name, path: path)
-            }
-            try? storeFD.removeTree(at: spare)
-        }
-        do {
-            try storeFD.removeTree(at: name)
-            try storeFD.makeDirectory(at: name, mode: 0o750)
-            let chroot = try storeFD.openDirectory(at: name)
-            try chroot.changeMode(0o750)
-            try chroot.makeDirectory(at: Array("top".utf8), mode: 0o750)
-            let top = try chroot.openDirectory(at: "top")
-            try top.changeMode(0o750)
-            if let groupID { try top.changeOwner(0, groupID) }
-            try chroot.makeDirectory(at: Array("store".utf8), mode: 0o755)
-            let store = try chroot.openDirectory(at: "store")
-            if let groupID { try store.changeOwner(0, groupID) }
-            try store.changeMode(0o1775)
-        } catch { throw .system(error) }
-        return ChrootDirectory(name: name, path: path)
-    }
-
-    /// A spare skeleton renamed into place, then given exactly what `create` gives a new one.
-    private static func reuse(_ spare: [UInt8], as name: [UInt8], storeFD: FileDescriptor, groupID: UInt32?) throws(SystemError) {
-        try storeFD.removeTree(at: name)
-        try storeFD.renameNoReplace(at: spare, to: storeFD, name)
-        let chroot = try storeFD.openDirectory(at: name)
-        let status = try chroot.status()
-        guard status.type == .directory, status.owner == ProcessIdentity.effectiveUserID,
-              try chroot.entryNames().sorted(by: { $0.lexicographicallyPrecedes($1) }) == [Array("store".utf8), Array("top".utf8)]
-        else { throw SystemError("reuse", errno: .fileExists) }
-        try chroot.changeMode(0o750)
-        let top = try chroot.openDirectory(at: "top")
-        let store = try chroot.openDirectory(at: "store")
-        guard try top.entryNames().isEmpty, try store.entryNames().isEmpty else { throw SystemError("reuse", errno: .fileExists) }
-        try top.changeOwner(groupID == nil ? ProcessIdentity.effectiveUserID : 0, groupID ?? ProcessIdentity.effectiveGroupID)
-        try top.changeMode(0o750)
-        try store.changeOwner(groupID == nil ? ProcessIdentity.effectiveUserID : 0, groupID ?? ProcessIdentity.effectiveGroupID)
-        try store.changeMode(0o1775)
-    }
-
-    /// Turns the Guix chroot spec (root bound onto itself, store directory made inside it) into
-    /// the tmpfs-rooted one described above: same tree as seen by the builder.
-    func adapt(_ spec: SandboxSpec, storeDirectory: String) -> SandboxSpec {
-        guard var root = spec.root else { return spec }
-        var spec = spec
-        root.kind = .tmpfs
-        root.entries = root.entries.map { entry in
-            if case .directory(let inside, _, _) = entry, inside == storeDirectory {
-                return .bind(inside: storeDirectory, outside: storePath, options: [.noSetuid, .noDevices])
-            }
-            return entry
-        }
-        spec.root = root
-        return spec
-    }
-
-    /// Off the critical path (Janitor).
-    /// `recyclable`: no process outside the sandbox can hold an fd into it (not a fixed-output
-    /// build, whose network could pass one out), so the skeleton may serve again.
-    func remove(storeFD: FileDescriptor, recyclable: Bool) {
-        let parent = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
-        Janitor.shared.dispose(name, in: storeFD, recycle: recyclable ? (.chroot, parent) : nil)
-    }
-}
 
 extension BuildDirectory {
     /// A new build tree, from a spare one when there is one (SpareDirectories).

@@ -163,11 +163,12 @@ struct DerivationBuild {
         timer.mark("tree")
         try ReferencesGraph.write(plan: plan, store: store, buildDirectory: buildDirectory, owner: owner)
         // --disable-chroot (§3.1): no chroot; the builder writes its outputs in the store itself.
-        let chroot = settings.useChroot
+        var chroot = settings.useChroot
             ? try ChrootDirectory.create(for: plan.derivationPath, storeFD: storeFD, storePath: plan.storeDirectory.path,
                                          groupID: buildUser?.gid)
             : nil
         defer { chroot?.remove(storeFD: storeFD, recyclable: recyclable) }
+        do { try chroot?.makeMountPoints(for: plan.inputClosure, storeFD: storeFD) } catch { throw .system(error) }
         let outputsDirectory = chroot?.storePath ?? plan.storeDirectory.path
         timer.mark("chroot")
 
