@@ -104,6 +104,33 @@ static void close_all_but(int keep_a, int keep_b) {
     syscall(SYS_close_range, next, ~0u, 0u);
 }
 
+/// SIOCSIFFLAGS IFF_UP|IFF_LOOPBACK|IFF_RUNNING on "lo" of the caller's network namespace.
+static int loopback_up(void) {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return errno;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, "lo", 3);
+    ifr.ifr_flags = IFF_UP | IFF_LOOPBACK | IFF_RUNNING;
+    int rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
+    int error = errno;
+    close(fd);
+    return rc < 0 ? error : 0;
+}
+
+int csandbox_make_network_namespace(int home_fd) {
+    if (unshare(CLONE_NEWNET) < 0) return -errno;
+    int error = loopback_up();
+    int fd = error == 0 ? open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0 && error == 0) error = errno;
+    if (setns(home_fd, CLONE_NEWNET) < 0) {
+        // Stuck in the new namespace: nothing of the daemon may run on this thread any more.
+        if (fd >= 0) close(fd);
+        return -(errno == 0 ? EIO : errno);
+    }
+    return error == 0 ? fd : -error;
+}
+
 /// Runs one step. Returns 0 or an errno.
 static int run_step(const csandbox_step *s, int log_fd) {
     switch (s->op) {
@@ -149,20 +176,10 @@ static int run_step(const csandbox_step *s, int log_fd) {
         return sethostname(s->bytes, s->length) < 0 ? errno : 0;
     case CSANDBOX_SETDOMAINNAME:
         return setdomainname(s->bytes, s->length) < 0 ? errno : 0;
-    case CSANDBOX_LOOPBACK_UP: {
+    case CSANDBOX_LOOPBACK_UP:
         // Only meaningful inside a fresh network namespace: outside it, as root, this would
         // touch the host's lo (the Swift side emits it only with CLONE_NEWNET).
-        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (fd < 0) return errno;
-        struct ifreq ifr;
-        memset(&ifr, 0, sizeof ifr);
-        memcpy(ifr.ifr_name, "lo", 3);
-        ifr.ifr_flags = IFF_UP | IFF_LOOPBACK | IFF_RUNNING;
-        int rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
-        int error = errno;
-        close(fd);
-        return rc < 0 ? error : 0;
-    }
+        return loopback_up();
     case CSANDBOX_CHDIR:
         return chdir(s->path) < 0 ? errno : 0;
     case CSANDBOX_PIVOT_ROOT:
@@ -296,8 +313,27 @@ csandbox_spawn_result csandbox_spawn(const csandbox_spawn_request *request) {
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int pidfd = -1;
-    pid_t pid = clone(child_main, stack_top, (int)flags, &args, &pidfd);
-    int clone_error = errno;
+    pid_t pid = -1;
+    int clone_error = 0;
+    if (request->network_fd >= 0 && setns(request->network_fd, CLONE_NEWNET) < 0) {
+        clone_error = errno;
+    } else {
+        pid = clone(child_main, stack_top, (int)flags, &args, &pidfd);
+        clone_error = errno;
+        // Back home at once: nothing else may run on this thread in the build's namespace.
+        // (setns to the fd of our own namespace, as the root that just left it, cannot fail
+        // short of ENOMEM; if it ever did, the spawn fails rather than hide it.)
+        if (request->network_fd >= 0 && setns(request->home_network_fd, CLONE_NEWNET) < 0) {
+            clone_error = errno;
+            if (pid > 0) {
+                csandbox_pidfd_send_signal(pidfd, SIGKILL);
+                int ignored = 0;
+                csandbox_pidfd_wait(pidfd, 0, &ignored);
+                close(pidfd);
+            }
+            pid = -1;
+        }
+    }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     // CLONE_VFORK: we only get here after the child exec'd or exited, so its stack is free.
     munmap(stack, CHILD_STACK_SIZE);

@@ -15,7 +15,8 @@ enum BindSource: Equatable {
 }
 
 enum SetupPlan {
-    static func steps(for spec: SandboxSpec, lookup: (String) -> BindSource) throws(SandboxError) -> [SetupStep] {
+    /// `networkReady`: the sandbox joins a network namespace whose `lo` is up already.
+    static func steps(for spec: SandboxSpec, networkReady: Bool = false, lookup: (String) -> BindSource) throws(SandboxError) -> [SetupStep] {
         var plan = Builder(root: spec.root?.directory ?? "/")
         plan.recycled = spec.root?.existingMountPoints ?? [:]
         try plan.validate(spec)
@@ -38,7 +39,7 @@ enum SetupPlan {
         var ambient = SetupStep(CSANDBOX_DROP_AMBIENT_CAPS, phase: "dropAmbientCapabilities", action: "clearing ambient capabilities")
         ambient.ignoreErrors = true  // Kernels before 4.3 have no ambient set.
         plan.add(ambient)
-        if spec.network == .isolated {
+        if spec.network == .isolated && !networkReady {
             plan.add(.init(CSANDBOX_LOOPBACK_UP, phase: "initLoopback", action: "bringing up the loopback interface"))
         }
         if let hostname = spec.hostname {
