@@ -178,8 +178,10 @@ public struct ChrootEnvironment: Sendable {
         entries.append(.bind(inside: buildDirectory.insidePath, outside: buildDirectory.topPath, options: [.noSetuid, .noDevices]))
 
         let argv0 = builder.split(separator: "/").last.map(String.init) ?? builder
+        var root = RootPlan(directory: chrootDirectory, kind: .bindSelf, entries: entries, finalMode: 0o555)
+        root.readOnlyView = realStore
         return SandboxSpec(
-            root: RootPlan(directory: chrootDirectory, kind: .bindSelf, entries: entries, finalMode: 0o555),
+            root: root,
             identity: identity,
             network: fixedOutput ? .host : .isolated,
             hostname: Array("localhost".utf8),

@@ -1,6 +1,7 @@
 import CSandbox
 
-/// One read-only view of the directory most read-only binds come from (the store), so each
+/// One read-only view of the directory the inputs' read-only binds come from (the store,
+/// RootPlan's `readOnlyView`), so each
 /// input costs one mount call: a bind copies its source mount's flags, read-only included, so
 /// binding an input from the view needs neither the statfs nor the remount a bind from the
 /// writable host store does (≈11 µs of ≈18 µs per input, 200 inputs for the last builds of
@@ -15,17 +16,16 @@ extension SetupPlan.Builder {
     /// cost about what it saves on three).
     static let viewFrom = 2
 
-    /// Mounts the view of the directory with the most plain read-only binds among `entries`,
-    /// if it has at least `viewFrom`; binds from it then go through the view.
-    mutating func openView(_ entries: [RootEntry], sources: [String: BindSource]) {
-        var counts: [String: Int] = [:]
+    /// Mounts the view of `source` if at least `viewFrom` plain read-only binds come from it;
+    /// binds from it then go through the view.
+    mutating func openView(of source: String, _ entries: [RootEntry], sources: [String: BindSource]) {
+        var count = 0
         for case .bind(let inside, let outside, let options) in entries {
             if inside == Self.viewMountPoint || inside.hasPrefix(Self.viewMountPoint + "/") { return }
-            guard options == [.readOnly], sources[outside].map(\.isMountable) ?? true else { continue }
-            counts[InsidePath.parent(outside), default: 0] += 1
+            guard options == [.readOnly], sources[outside].map(\.isMountable) ?? true, InsidePath.parent(outside) == source else { continue }
+            count += 1
         }
-        guard let (source, count) = counts.max(by: { ($0.value, $1.key) < ($1.value, $0.key) }), count >= Self.viewFrom,
-              source != "/" else { return }
+        guard count >= Self.viewFrom, source != "/" else { return }
         makeDirectory(Self.viewMountPoint, mode: 0o700, phase: "mountIntoChroot")
         var step = SetupStep(CSANDBOX_BIND, phase: "mountIntoChroot", action: "bind-mounting `\(source)' to `\(Self.viewMountPoint)' read-only")
         step.path = viewPath

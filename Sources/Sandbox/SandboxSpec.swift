@@ -67,6 +67,10 @@ public struct RootPlan: Sendable {
     /// else can reach. Those a bind needs are used as they are (one of the wrong kind is
     /// replaced); the others are removed before the builder starts.
     public var existingMountPoints: [String: MountPointKind] = [:]
+    /// Host directory (the store) whose read-only binds go through one read-only view of it
+    /// (ReadOnlyView.swift). It must have no mounts below it that a user namespace locks (a
+    /// bind of just its own mount would then be refused).
+    public var readOnlyView: String?
 
     public enum Kind: Sendable, Equatable {
         /// Bind the directory onto itself (it must be a mount point for pivot_root).

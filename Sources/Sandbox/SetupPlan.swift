@@ -65,7 +65,7 @@ enum SetupPlan {
             if sources[outside] == .file || sources[outside] == .missing { plan.countFileMountPoint(inside) }
             plan.bindsPerDirectory[InsidePath.parent(inside), default: 0] += 1
         }
-        plan.openView(root.entries, sources: sources)
+        if let view = root.readOnlyView { plan.openView(of: view, root.entries, sources: sources) }
         for entry in root.entries { plan.entry(entry, lookup: { sources[$0] ?? lookup($0) }) }
         plan.removeUnusedRecycled()
         plan.removeMountPointStubs()

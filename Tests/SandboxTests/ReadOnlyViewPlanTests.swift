@@ -8,8 +8,10 @@ import Testing
 struct ReadOnlyViewPlanTests {
     let view = "/chroot/.cloister-read-only-view"
 
-    func steps(_ entries: [RootEntry], lookup: @escaping (String) -> BindSource = { _ in .directory }) throws -> [SetupStep] {
-        let spec = SandboxSpec(root: RootPlan(directory: "/chroot", kind: .tmpfs, entries: entries), identity: .unchanged,
+    func steps(_ entries: [RootEntry], view: String? = "/s", lookup: @escaping (String) -> BindSource = { _ in .directory }) throws -> [SetupStep] {
+        var root = RootPlan(directory: "/chroot", kind: .tmpfs, entries: entries)
+        root.readOnlyView = view
+        let spec = SandboxSpec(root: root, identity: .unchanged,
                                program: "/bin/x", arguments: [Array("x".utf8)], environment: [], workingDirectory: "/tmp")
         return try SetupPlan.steps(for: spec, lookup: lookup)
     }
@@ -17,12 +19,13 @@ struct ReadOnlyViewPlanTests {
     @Test func inputsOfTheStoreAreBoundFromOneReadOnlyView() throws {
         let entries: [RootEntry] = [.directory("/gnu/store", mode: 0o1775)]
             + ["aaa-dir", "bbb-file", "ccc-link"].map { .bind(inside: "/gnu/store/" + $0, outside: "/s/" + $0, options: [.readOnly]) }
-            + [.bind(inside: "/dev/null", outside: "/dev/null"), .bind(inside: "/etc/hosts", outside: "/etc/hosts", options: [.readOnly]),
+            + [.bind(inside: "/dev/null", outside: "/dev/null", options: [.readOnly]), .bind(inside: "/dev/zero", outside: "/dev/zero", options: [.readOnly]),
+               .bind(inside: "/etc/hosts", outside: "/etc/hosts", options: [.readOnly]),
                .bind(inside: "/gnu/store/ddd-nosuid", outside: "/s/ddd-nosuid", options: [.readOnly, .noSetuid])]
         let all = try steps(entries) { path in
             switch path {
             case "/s/ccc-link": return .symlink(target: Array("aaa-dir".utf8))
-            case "/s/bbb-file", "/dev/null", "/etc/hosts": return .file
+            case "/s/bbb-file", "/dev/null", "/dev/zero", "/etc/hosts": return .file
             default: return .directory
             }
         }
@@ -31,8 +34,10 @@ struct ReadOnlyViewPlanTests {
         let open = try #require(all.firstIndex { $0.op == CSANDBOX_BIND && $0.path == view })
         #expect(all[open].path2 == "/s" && all[open].mountFlags == MountFlag.readOnly && all[open].bindAlone)
         let binds = all.filter { $0.op == CSANDBOX_BIND && $0.path != view && $0.path != "/chroot" }
-        #expect(binds.map(\.path2) == [view + "/aaa-dir", view + "/bbb-file", "/dev/null", "/etc/hosts", "/s/ddd-nosuid"])
-        #expect(binds.map(\.mountFlags) == [0, 0, 0, MountFlag.readOnly, MountFlag.readOnly | MountFlag.noSetuid])
+        // Only the store's: /dev has mounts below it a user namespace locks (no bind of it alone).
+        #expect(binds.map(\.path2) == [view + "/aaa-dir", view + "/bbb-file", "/dev/null", "/dev/zero", "/etc/hosts", "/s/ddd-nosuid"])
+        #expect(binds.map(\.mountFlags) == [0, 0, MountFlag.readOnly, MountFlag.readOnly, MountFlag.readOnly, MountFlag.readOnly | MountFlag.noSetuid])
+        #expect(all.filter { $0.op == CSANDBOX_BIND && $0.bindAlone }.count == 1)
         #expect(binds.allSatisfy { !$0.bindAlone })
         // Symlinks are still copied; the view is unmounted and removed before the pivot.
         #expect(all.contains { $0.op == CSANDBOX_SYMLINK && $0.path2 == "aaa-dir" })
@@ -52,6 +57,11 @@ struct ReadOnlyViewPlanTests {
         #expect(!all.contains { $0.path == view })
         let bind = try #require(all.first { $0.op == CSANDBOX_BIND && $0.path2 == "/s/aaa-dir" })
         #expect(bind.mountFlags == MountFlag.readOnly)
+    }
+
+    @Test func noViewUnlessTheSpecNamesItsDirectory() throws {
+        let all = try steps(["aaa", "bbb"].map { .bind(inside: "/gnu/store/" + $0, outside: "/s/" + $0, options: [.readOnly]) }, view: nil)
+        #expect(!all.contains { $0.path == view || $0.bindAlone })
     }
 
     /// An entry of the spec's own at the view's place: no view (nothing of the spec is hidden).

@@ -17,6 +17,9 @@ struct ReadOnlyViewTests {
     func sh(_ mode: Mode, inputs: [String], _ script: String) throws -> String {
         let (env, dir) = try fixture.environment(mode, arguments: ["sh", "-c", script], inputs: inputs)
         defer { try? dir.remove() }
+        // The view is made exactly when two inputs or more come from the store.
+        let viewed = try SetupPlan.steps(for: try env.spec(), lookup: Sandbox.hostBindSource).contains { $0.bindAlone }
+        #expect(viewed == (inputs.count >= 2))
         var output: [UInt8] = []
         _ = try Sandbox.spawn(try env.spec()).wait(limits: .init()) { output += $0 }
         return String(decoding: output, as: UTF8.self)

@@ -53,13 +53,12 @@ struct SetupPlanTests {
             default: return .symlink(target: Array("aaa-dir".utf8))
             }
         }
-        let relevant = steps.filter { ($0.path ?? "").hasPrefix("/chroot/") && !($0.path ?? "").hasPrefix("/chroot/.cloister-read-only-view") }
+        let relevant = steps.filter { ($0.path ?? "").hasPrefix("/chroot/") }
         #expect(relevant.map(\.op) == [CSANDBOX_MKDIR, CSANDBOX_MKDIR, CSANDBOX_MKDIR, CSANDBOX_BIND,
                                        CSANDBOX_CREATE_FILE, CSANDBOX_BIND, CSANDBOX_SYMLINK])
         #expect(relevant.map(\.path) == ["/chroot/gnu", "/chroot/gnu/store", "/chroot/gnu/store/aaa-dir", "/chroot/gnu/store/aaa-dir",
                                          "/chroot/gnu/store/bbb-file", "/chroot/gnu/store/bbb-file", "/chroot/gnu/store/ccc-link"])
-        // Read-only through the view (ReadOnlyViewPlanTests).
-        #expect(relevant[3].path2 == "/chroot/.cloister-read-only-view/aaa-dir" && relevant[3].mountFlags == 0)
+        #expect(relevant[3].mountFlags == BindOptions.readOnly.rawValue)
         #expect(relevant[6].path2 == "aaa-dir")
     }
 
@@ -92,7 +91,7 @@ struct SetupPlanTests {
         let steps = try SetupPlan.steps(for: spec(identity: .unchanged, entries: entries)) { $0 == "/elsewhere" ? .directory : .file }
         let chdirs = steps.indices.filter { steps[$0].op == CSANDBOX_CHDIR && steps[$0].path == "/chroot/gnu/store" }
         #expect(chdirs.count == 2)
-        let binds = steps.filter { $0.op == CSANDBOX_BIND && $0.path != "/chroot" && $0.path != "/chroot/.cloister-read-only-view" }
+        let binds = steps.filter { $0.op == CSANDBOX_BIND && $0.path != "/chroot" }
         #expect(binds.map(\.path) == names + ["/chroot/gnu/store", "zzz-late"])
         // The first stub is covered by the later mount, so the late one links to a new stub.
         #expect(steps.filter { $0.op == CSANDBOX_LINK }.map(\.path2) == Array(repeating: ".cloister-mount-point", count: 11))
