@@ -166,6 +166,20 @@ import LinuxSystem
         #expect(r.bytesFreed >= 16_384)
     }
 
+    @Test func deletingASpecificPathDropsItsUnusedLinks() throws {
+        let t = try TestStore()
+        let big = [UInt8](repeating: 0x64, count: 16_384)
+        let path = try t.populate { store in
+            try store.addToStore(nar: ByteArraySource(try sampleTreeNAR("specific", bigFile: big)), name: "specific", method: .recursive)
+        }
+        let store = try t.open()
+        #expect(shell("ls '\(t.root)/store/.links' | wc -l") == "1\n")
+        let r = try store.collectGarbage(GCOptions(action: .deleteSpecific([path])))
+        #expect(r.paths == [path.absolute(in: store.storeDirectory)])
+        #expect(shell("ls '\(t.root)/store/.links' | wc -l") == "0\n")
+        #expect(r.bytesFreed >= 16_384)
+    }
+
     @Test func invalidEntriesGoButActiveLocksStay() throws {
         let t = try TestStore()
         let store = try t.open()

@@ -7,7 +7,8 @@
 ///    `.lock`/`.chroot` files still in use;
 /// 2. dead valid paths, referrers before references: invalidate in the database (committed),
 ///    move into `<store>/trash` (the name vanishes atomically), delete through directory fds;
-/// 3. stop once `maxFreed` bytes are freed; then drop `.links` entries nobody else links.
+/// 3. stop once `maxFreed` bytes are freed; then (collecting or `--delete`) drop `.links`
+///    entries nobody else links.
 import StoreFormats
 import LinuxSystem
 
@@ -92,6 +93,9 @@ extension LocalStore {
                 for path in doomed where !paths.contains(path) { doomed.remove(path) }
             }
             try deletePaths(doomed, options: options, results: &results)
+            // As guix-daemon: `--delete` also drops the `.links` entries nothing uses any more
+            // (else a deleted path's deduplicated files stayed on disk until the next collection).
+            try removeUnusedLinks(results: &results)
         case .deleteDead:
             try deleteInvalidEntries(tempRoots: tempRoots, results: &results)
             timer.mark("invalid")
@@ -151,7 +155,7 @@ extension LocalStore {
         let limited = options.maxFreed != .max
         let batchSize = limited ? 1 : 256
         let trash = try openTrash()
-        let pool = DeletionPool(threads: limited ? 0 : 8)
+        let pool = DeletionPool(threads: limited ? 0 : 16)
         var index = 0
         do throws(LocalStoreError) {
             while index < ordered.count && results.bytesFreed < options.maxFreed {
