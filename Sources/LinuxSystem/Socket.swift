@@ -125,6 +125,20 @@ public enum Socket {
 }
 
 extension Socket {
+    /// Receives what is already queued on a stream socket without waiting: the byte count (0 at
+    /// end of stream), or nil when nothing is there yet (EAGAIN).
+    public static func receiveIfReady(_ fd: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int? {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
+        while true {
+            let n = Glibc.recv(fd.rawValue, base, buffer.count, Int32(MSG_DONTWAIT))
+            if n >= 0 { return n }
+            let error = Errno.current
+            if error == .interrupted { continue }
+            if error.rawValue == EAGAIN || error.rawValue == EWOULDBLOCK { return nil }
+            throw SystemError("recv", errno: error)
+        }
+    }
+
     /// Whether `fd` is an AF_UNIX socket (socket-activated descriptors may be TCP).
     public static func isUnixSocket(_ fd: Int32) -> Bool {
         var storage = sockaddr_storage()

@@ -35,6 +35,7 @@ enum CloisterDaemon {
             }
             do {
                 let server = try DaemonServer(configuration: configuration) { line in say(line + "\n", to: 2) }
+                server.applyReplyPolling(environment: environment)
                 if let kind = workerKind {
                     if kind == "spare" { server.serveSpare() } else { server.serveWorker(remote: kind == "tcp") }
                     exit(0)

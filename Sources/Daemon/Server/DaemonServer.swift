@@ -112,6 +112,19 @@ public final class DaemonServer: @unchecked Sendable {
     /// How many started, idle workers to keep ready (`CLOISTER_SPARE_WORKERS`; 0 starts each
     /// worker only when its connection arrives).
     public var spareWorkers = 2
+    /// How long a session may poll its client socket after a reply before blocking
+    /// (ReplyPolling; `CLOISTER_REPLY_POLL_US`, 0 = never).
+    public var replyPollMicroseconds = ReplyPolling.defaultMicroseconds
+
+    /// Log each session's polling counts (`CLOISTER_REPLY_POLL_LOG=1`, for profiling).
+    public var logReplyPolling = false
+
+    /// Reads `CLOISTER_REPLY_POLL_US` (microseconds, 0 turns polling off, at most 1000).
+    public func applyReplyPolling(environment: [String: String]) {
+        logReplyPolling = environment["CLOISTER_REPLY_POLL_LOG"].map { !$0.isEmpty && $0 != "0" } ?? false
+        replyPollMicroseconds = ReplyPolling.fromEnvironment(environment).map { Int(($0.budget * 1e6).rounded()) } ?? 0
+    }
+
     /// Tells a spawned process that it is a connection worker: "spare" (a channel on fd 3
     /// brings the connection), or "unix"/"tcp" (fd 3 is the connection itself).
     public static let workerVariable = "_CLOISTER_WORKER"
@@ -165,7 +178,7 @@ public final class DaemonServer: @unchecked Sendable {
         let userName = peer.flatMap { DaemonProcess.userName(of: $0.uid) }
         let client = ClientIdentity(uid: peer?.uid, gid: peer?.gid, pid: peer?.pid, userName: userName, trusted: trusted, remote: remote)
         if let peer { log("accepted connection from pid \(peer.pid), user \(userName ?? String(peer.uid))") }
-        let stream = SocketStream(connection)
+        let stream = SocketStream(connection, polling: replyPollMicroseconds > 0 ? ReplyPolling(budget: Double(replyPollMicroseconds) / 1e6) : nil)
         let store: LocalStore
         do { store = try opened.get() } catch {
             refuse(stream, error)
@@ -178,6 +191,9 @@ public final class DaemonServer: @unchecked Sendable {
                                     activityIDBase: UInt64(UInt32(bitPattern: ProcessEnvironment.processID)) << 32)
         session.onHandshake = { [self] _, _ in try makeUserProfileDirectory(client) }
         _ = session.run()
+        if logReplyPolling, let polling = stream.polling {
+            log("reply polling: \(session.operationsServed) operations, \(polling.hits) caught while polling, \(polling.misses) missed, \(polling.busy) not polled (busy machine)")
+        }
     }
 
     /// A client we cannot serve still gets the handshake and an error frame.
@@ -192,9 +208,18 @@ public final class DaemonServer: @unchecked Sendable {
     func makeUserProfileDirectory(_ client: ClientIdentity) throws {
         guard let name = client.userName, let uid = client.uid, !name.contains("/"), name != "..", name != "." else { return }
         let perUser = configuration.stateDirectory + "/profiles/per-user"
-        try Self.makeDirectories(perUser)
         let dir = perUser + "/" + name
-        guard try Self.makeDirectory(dir) else { return }
+        // Every connection comes here: one mkdir when the parents exist (the usual case),
+        // not one per path component.
+        var created = false
+        do {
+            created = try Self.makeDirectory(dir)
+        } catch {
+            guard error.errno == .noSuchFile else { throw error }
+            try Self.makeDirectories(perUser)
+            created = try Self.makeDirectory(dir)
+        }
+        guard created else { return }
         if ProcessEnvironment.effectiveUserID == 0 {
             let fd = try FileDescriptor.open(dir, [.directory, .noFollow])
             defer { try? fd.close() }
