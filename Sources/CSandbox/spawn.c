@@ -118,17 +118,26 @@ static int loopback_up(void) {
     return rc < 0 ? error : 0;
 }
 
-int csandbox_make_network_namespace(int home_fd) {
-    if (unshare(CLONE_NEWNET) < 0) return -errno;
-    int error = loopback_up();
-    int fd = error == 0 ? open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC) : -1;
+int csandbox_make_namespace(unsigned long kind, int home_fd) {
+    if (kind != CLONE_NEWNET && kind != CLONE_NEWIPC) return -EINVAL;
+    if (unshare((int)kind) < 0) return -errno;
+    int error = kind == CLONE_NEWNET ? loopback_up() : 0;
+    int fd = error == 0 ? open(kind == CLONE_NEWNET ? "/proc/thread-self/ns/net" : "/proc/thread-self/ns/ipc",
+                               O_RDONLY | O_CLOEXEC) : -1;
     if (fd < 0 && error == 0) error = errno;
-    if (setns(home_fd, CLONE_NEWNET) < 0) {
+    if (setns(home_fd, (int)kind) < 0) {
         // Stuck in the new namespace: nothing of the daemon may run on this thread any more.
         if (fd >= 0) close(fd);
         return -(errno == 0 ? EIO : errno);
     }
     return error == 0 ? fd : -error;
+}
+
+/// Enters the namespaces made ahead for the child (`enter`), or returns home. 0 or an errno.
+static int switch_namespaces(const csandbox_spawn_request *request, int enter) {
+    if (request->network_fd >= 0 && setns(enter ? request->network_fd : request->home_network_fd, CLONE_NEWNET) < 0) return errno;
+    if (request->ipc_fd >= 0 && setns(enter ? request->ipc_fd : request->home_ipc_fd, CLONE_NEWIPC) < 0) return errno;
+    return 0;
 }
 
 /// Runs one step. Returns 0 or an errno.
@@ -314,17 +323,18 @@ csandbox_spawn_result csandbox_spawn(const csandbox_spawn_request *request) {
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int pidfd = -1;
     pid_t pid = -1;
-    int clone_error = 0;
-    if (request->network_fd >= 0 && setns(request->network_fd, CLONE_NEWNET) < 0) {
-        clone_error = errno;
-    } else {
+    int clone_error = switch_namespaces(request, 1);
+    if (clone_error == 0) {
         pid = clone(child_main, stack_top, (int)flags, &args, &pidfd);
         clone_error = errno;
-        // Back home at once: nothing else may run on this thread in the build's namespace.
+    }
+    {
+        // Back home at once: nothing else may run on this thread in the build's namespaces.
         // (setns to the fd of our own namespace, as the root that just left it, cannot fail
         // short of ENOMEM; if it ever did, the spawn fails rather than hide it.)
-        if (request->network_fd >= 0 && setns(request->home_network_fd, CLONE_NEWNET) < 0) {
-            clone_error = errno;
+        int home_error = switch_namespaces(request, 0);
+        if (home_error != 0) {
+            clone_error = home_error;
             if (pid > 0) {
                 csandbox_pidfd_send_signal(pidfd, SIGKILL);
                 int ignored = 0;

@@ -6,15 +6,20 @@ public enum Sandbox {
     /// Clones the child, replays the spec's setup and execs the program. Returns once the
     /// program runs; a failed setup step throws `.setupFailed` naming the step.
     public static func spawn(_ spec: SandboxSpec) throws(SandboxError) -> SandboxProcess {
-        // A namespace made ahead (NetworkNamespaces), else the clone makes one.
-        let network = spec.network == .isolated && spec.root != nil ? NetworkNamespaces.shared.take() : nil
-        defer { try? network?.close() }  // The child holds it from the clone on.
+        // Namespaces made ahead (PreparedNamespaces), else the clone makes them.
+        let network = spec.network == .isolated && spec.root != nil ? PreparedNamespaces.shared.take(.network) : nil
+        let ipc = spec.root != nil ? PreparedNamespaces.shared.take(.ipc) : nil
+        defer {  // The child holds them from the clone on.
+            try? network?.close()
+            try? ipc?.close()
+        }
         let steps = try SetupPlan.steps(for: spec, networkReady: network != nil, lookup: hostBindSource)
         let log: (read: FileDescriptor, write: FileDescriptor)
         do { log = try makePipe() } catch { throw .system(error) }
 
         var flags: UInt = 0
-        if spec.root != nil { flags |= CSANDBOX_CLONE_NEWNS | CSANDBOX_CLONE_NEWPID | CSANDBOX_CLONE_NEWUTS | CSANDBOX_CLONE_NEWIPC }
+        if spec.root != nil { flags |= CSANDBOX_CLONE_NEWNS | CSANDBOX_CLONE_NEWPID | CSANDBOX_CLONE_NEWUTS }
+        if spec.root != nil && ipc == nil { flags |= CSANDBOX_CLONE_NEWIPC }
         if spec.network == .isolated && network == nil { flags |= CSANDBOX_CLONE_NEWNET }
         let userNamespace: Bool
         if case .userNamespace = spec.identity { userNamespace = true } else { userNamespace = false }
@@ -28,7 +33,9 @@ public enum Sandbox {
         let result = arena.withSteps { (pointer, count) in
             var request = csandbox_spawn_request(steps: pointer, step_count: count, clone_flags: flags, log_fd: log.write.rawValue,
                                                  network_fd: network?.rawValue ?? -1,
-                                                 home_network_fd: NetworkNamespaces.shared.home?.rawValue ?? -1)
+                                                 home_network_fd: network == nil ? -1 : PreparedNamespaces.shared.homeFD(.network),
+                                                 ipc_fd: ipc?.rawValue ?? -1,
+                                                 home_ipc_fd: ipc == nil ? -1 : PreparedNamespaces.shared.homeFD(.ipc))
             return csandbox_spawn(&request)
         }
         // The child holds its own copy (fds 1 and 2); ours must go so EOF means "all writers gone".

@@ -273,7 +273,7 @@ struct ProbeTests {
         broken.extraDirectories = [(inside: "/opt/missing", outside: fixture.base + "/does-not-exist")]
         let spec = try broken.spec()
         let readOnly = mode == .userNamespace ? " read-only" : ""
-        // The plan has one step less when a network namespace was made ahead (NetworkNamespaces).
+        // The plan has one step less when a network namespace was made ahead (PreparedNamespaces).
         let indices = try [false, true].map { try #require(try stepIndex(of: "/opt/missing", in: spec, networkReady: $0)) }
         do {
             _ = try Sandbox.spawn(spec)

@@ -115,11 +115,13 @@ typedef struct csandbox_spawn_request {
     unsigned long clone_flags;
     /// Write end of the log pipe; becomes fds 1 and 2 (CSANDBOX_STDIO).
     int log_fd;
-    /// A network namespace made ahead (`csandbox_make_network_namespace`) for the child, or -1.
-    /// The calling thread enters it just for the clone (so CLONE_NEWNET must not be in
-    /// clone_flags) and returns to `home_network_fd` (the daemon's own) right after.
+    /// Namespaces made ahead (`csandbox_make_namespace`) for the child, or -1: network and
+    /// IPC. The calling thread enters each just for the clone (so its CLONE_NEW* flag must not
+    /// be in clone_flags) and returns to the daemon's own (`home_*_fd`) right after.
     int network_fd;
     int home_network_fd;
+    int ipc_fd;
+    int home_ipc_fd;
 } csandbox_spawn_request;
 
 /// The outcome of `csandbox_spawn`.
@@ -138,11 +140,12 @@ typedef struct csandbox_spawn_result {
 /// calling thread is suspended until the child execs or exits (CLONE_VFORK); other threads run.
 csandbox_spawn_result csandbox_spawn(const csandbox_spawn_request *request);
 
-/// A new network namespace with `lo` up, made on the calling thread, which then returns to
-/// `home_fd` (its own namespace, opened before): unshare(CLONE_NEWNET), SIOCSIFFLAGS
-/// IFF_UP|IFF_LOOPBACK|IFF_RUNNING on lo, open /proc/thread-self/ns/net, setns(home_fd).
-/// Returns the namespace's fd (close-on-exec) or -errno. Needs CAP_SYS_ADMIN.
-int csandbox_make_network_namespace(int home_fd);
+/// A new namespace of `kind` (CLONE_NEWNET or CLONE_NEWIPC) made on the calling thread, which
+/// then returns to `home_fd` (its own namespace of that kind, opened before): unshare(kind),
+/// for a network namespace SIOCSIFFLAGS IFF_UP|IFF_LOOPBACK|IFF_RUNNING on lo, open
+/// /proc/thread-self/ns/{net,ipc}, setns(home_fd). Returns the namespace's fd (close-on-exec)
+/// or -errno. Needs CAP_SYS_ADMIN.
+int csandbox_make_namespace(unsigned long kind, int home_fd);
 
 /// Kills every process running as `uid` (kill(-1, SIGKILL) as that uid), the way
 /// guix-daemon's killUser does, from a vfork-style child. Returns 0 or an errno.
