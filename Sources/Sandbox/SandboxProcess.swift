@@ -24,6 +24,12 @@ public final class SandboxProcess: @unchecked Sendable {
         self.ownPIDNamespace = ownPIDNamespace
     }
 
+    /// The sandbox's mount namespace, held from the spawn on so that its teardown (every mount
+    /// unmounted, then an RCU grace period: ~0.3 ms with 200 inputs) does not run in the exit of
+    /// the program, before `wait` returns, but wherever the holder lets it go (the Builder's
+    /// Janitor thread). nil without a chroot, or if the program was gone before it was taken.
+    public var mountNamespace: FileDescriptor?
+
     /// Host pid of the program (pid 1 inside).
     public var pid: Int32 { handle.pid }
 

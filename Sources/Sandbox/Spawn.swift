@@ -43,8 +43,12 @@ public enum Sandbox {
 
         switch result.status {
         case 0:
-            return SandboxProcess(handle: ProcessHandle(pid: result.pid, owningPidfd: result.pidfd), log: log.read,
-                                  identity: spec.identity, ownPIDNamespace: spec.root != nil)
+            let process = SandboxProcess(handle: ProcessHandle(pid: result.pid, owningPidfd: result.pidfd), log: log.read,
+                                         identity: spec.identity, ownPIDNamespace: spec.root != nil)
+            // Unreaped, the pid is still the child's: if its mount namespace is gone already
+            // (the program exited at once), there is nothing to hold.
+            if spec.root != nil { process.mountNamespace = try? FileDescriptor.open("/proc/\(result.pid)/ns/mnt", [.readOnly]) }
+            return process
         case 1:
             let index = Int(result.failed_step)
             let errno = Errno(rawValue: result.error)

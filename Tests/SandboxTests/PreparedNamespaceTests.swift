@@ -48,4 +48,19 @@ struct PreparedNamespaceTests {
         }
         #expect(seen.count == 6)
     }
+
+    /// The mount namespace is held from the spawn on, so its teardown happens where the holder
+    /// closes it, not in the program's exit.
+    @Test(arguments: Mode.allCases)
+    func mountNamespaceOutlivesTheProgram(_ mode: Mode) throws {
+        let (env, dir) = try fixture.environment(mode, arguments: ["sh", "-c", "sleep 0.1"])
+        defer { try? dir.remove() }
+        let process = try Sandbox.spawn(try env.spec())
+        let held = try #require(process.mountNamespace)
+        _ = try process.wait(limits: .init()) { _ in }
+        let link = String(decoding: try HostPath.readLink("/proc/self/fd/\(held.rawValue)"), as: UTF8.self)
+        let host = String(decoding: try HostPath.readLink("/proc/self/ns/mnt"), as: UTF8.self)
+        #expect(link.hasPrefix("mnt:[") && link != host)
+        try held.close()
+    }
 }

@@ -232,6 +232,11 @@ struct DerivationBuild {
             try? logFile?.close()
             throw .sandbox(error)
         }
+        // Its mounts go on the Janitor's thread, before the chroot and tree are recycled.
+        if let namespace = process.mountNamespace {
+            process.mountNamespace = nil
+            Janitor.shared.release(namespace)
+        }
         timer.mark("run")
         try? logFile?.close()
         timer.mark("logclose")

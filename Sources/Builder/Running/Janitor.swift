@@ -10,8 +10,13 @@ final class Janitor: @unchecked Sendable {
     static let shared = Janitor()
 
     private let lock = ConditionLock()
-    /// `recycle`: (kind, path of the directory) when the emptied skeleton is to be kept.
-    private var queue: [(directory: FileDescriptor, name: [UInt8], recycle: (SpareDirectories.Kind, String)?)] = []
+    private enum Item {
+        /// `recycle`: (kind, path of the directory) when the emptied skeleton is to be kept.
+        case remove(directory: FileDescriptor, name: [UInt8], recycle: (SpareDirectories.Kind, String)?)
+        /// A descriptor to close (`release`).
+        case close(FileDescriptor)
+    }
+    private var queue: [Item] = []
     private var busy = false
     private var thread: SystemThread?
     private var counter = 0
@@ -30,7 +35,7 @@ final class Janitor: @unchecked Sendable {
             return
         }
         lock.withLock {
-            queue.append((directory, trash, recycle))
+            queue.append(.remove(directory: directory, name: trash, recycle: recycle))
             if thread == nil { thread = try? SystemThread.start { [self] in self.work() } }
             lock.broadcast()
         }
@@ -56,11 +61,25 @@ final class Janitor: @unchecked Sendable {
         while let item = lock.withLock({ queue.isEmpty ? nil : queue.removeFirst() }) { remove(item) }
     }
 
-    private func remove(_ item: (directory: FileDescriptor, name: [UInt8], recycle: (SpareDirectories.Kind, String)?)) {
-        if let (kind, path) = item.recycle {
-            SpareDirectories.shared.recycle(kind, item.name, in: item.directory, directory: path)
-        } else {
-            try? item.directory.removeTree(at: item.name)
+    /// Closes `fd` (a dead sandbox's mount namespace: the close unmounts everything in it) on
+    /// the Janitor's thread, in order with the removals.
+    func release(_ fd: FileDescriptor) {
+        lock.withLock {
+            queue.append(.close(fd))
+            if thread == nil { thread = try? SystemThread.start { [self] in self.work() } }
+            lock.broadcast()
+        }
+        if lock.withLock({ thread == nil }) { drainNow() }
+    }
+
+    private func remove(_ item: Item) {
+        switch item {
+        case .close(let fd):
+            try? fd.close()
+        case .remove(let directory, let name, let recycle?):
+            SpareDirectories.shared.recycle(recycle.0, name, in: directory, directory: recycle.1)
+        case .remove(let directory, let name, nil):
+            try? directory.removeTree(at: name)
         }
     }
 
