@@ -26,20 +26,28 @@ public final class BuildLogFile {
     public init(logDirectory: String, drvPath: StorePath, compression: LogCompression) throws(BuildError) {
         let base = Self.basePath(logDirectory: logDirectory, drvPath: drvPath)
         path = base + compression.suffix
-        var prefix = ""
-        let parent = base.split(separator: "/").dropLast()
         do {
-            for component in parent {
-                prefix += "/" + component
-                do { try FileDescriptor.currentDirectory.makeDirectory(at: Array(prefix.utf8), mode: 0o755) }
-                catch where error.errno == .fileExists {}
+            do {
+                fd = try FileDescriptor.open(path, [.writeOnly, .create, .truncate, .noFollow], mode: 0o644)
+            } catch where error.errno == .noSuchFile {
+                try Self.makeDirectories(String(base[..<(base.lastIndex(of: "/") ?? base.endIndex)]))
+                fd = try FileDescriptor.open(path, [.writeOnly, .create, .truncate, .noFollow], mode: 0o644)
             }
-            fd = try FileDescriptor.open(path, [.writeOnly, .create, .truncate, .noFollow], mode: 0o644)
         } catch { throw .system(error) }
         switch compression {
         case .none: compressor = PlainWriter()
         case .gzip: compressor = try GzipWriter()
         case .bzip2: compressor = try Bzip2Writer()
+        }
+    }
+
+    /// mkdir -p `directory` (absolute), 0755.
+    static func makeDirectories(_ directory: String) throws(SystemError) {
+        var prefix = ""
+        for component in directory.split(separator: "/") {
+            prefix += "/" + component
+            do { try FileDescriptor.currentDirectory.makeDirectory(at: Array(prefix.utf8), mode: 0o755) }
+            catch where error.errno == .fileExists {}
         }
     }
 

@@ -42,6 +42,8 @@ final class Scheduler: @unchecked Sendable {
             return results
         }
 
+        let ahead = FilesAhead(graph: graph, layout: store.layout, keepLog: settings.keepLog)
+        ahead.start()
         lock.lock()
         while true {
             if cancellation.isCancelled { stopped = true }
@@ -50,7 +52,7 @@ final class Scheduler: @unchecked Sendable {
                 guard let goal = graph.goals[path] else { continue }
                 running += 1
                 lock.unlock()
-                let started = start(goal)
+                let started = start(goal, ahead: ahead)
                 lock.lock()
                 if let started { threads.append(started) } else {
                     running -= 1
@@ -79,6 +81,7 @@ final class Scheduler: @unchecked Sendable {
         }
         lock.unlock()
         for thread in threads { thread.join() }
+        ahead.finish()
         for path in graph.goals.keys where results[path] == nil {
             results[path] = BuildResult(status: .miscFailure, errorMessage: "build of `\(store.layout.absolute(path))' was not started")
         }
@@ -95,8 +98,9 @@ final class Scheduler: @unchecked Sendable {
         }
     }
 
-    private func start(_ goal: Goal) -> SystemThread? {
+    private func start(_ goal: Goal, ahead: FilesAhead) -> SystemThread? {
         try? SystemThread.start { [self] in
+            ahead.claim(goal.drvPath)
             let result = self.runGoal(goal)
             self.lock.withLock {
                 self.finished.append((goal.drvPath, result))
