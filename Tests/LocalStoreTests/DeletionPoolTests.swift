@@ -81,4 +81,71 @@ import LinuxSystem
         #expect(shell("ls -A '\(t.root)/store' | grep -v -x -e .links -e '.*\\.lock' | wc -l") == "0\n")
         #expect(shell("ls '\(links)' | wc -l") == "0\n")
     }
+
+    @Test func firstJobsRunBeforeQueuedOnes() {
+        let pool = DeletionPool(threads: 1)
+        let gate = Rendezvous()
+        final class Order: @unchecked Sendable {
+            let lock = ConditionLock()
+            var names: [String] = []
+            func add(_ name: String) { lock.withLock { names.append(name) } }
+        }
+        let order = Order()
+        // The one thread is held in the first job while the others queue up behind it.
+        pool.submit { _ = gate.meet(2); order.add("held"); return 0 }
+        while gate.lock.withLock({ gate.started }) < 1 { usleep(1000) }
+        pool.submit { order.add("queued"); return 0 }
+        pool.submit(first: true) { order.add("first"); return 0 }
+        _ = gate.meet(0)
+        _ = pool.finish()
+        #expect(order.names == ["held", "first", "queued"])
+    }
+
+    /// A NAR of `directories` directories of `files` files each, every directory also holding a
+    /// chain three levels deep (below the depth removed in parallel) and a symlink.
+    func treeNAR(directories: Int, files: Int) throws -> [UInt8] {
+        var w = NARWriter(sink: [UInt8]())
+        try w.beginDirectory()
+        for d in 0..<directories {
+            try w.beginEntry(name: Array(String(format: "d%03d", d).utf8)); try w.beginDirectory()
+            try w.beginEntry(name: Array("deep".utf8)); try w.beginDirectory()
+            try w.beginEntry(name: Array("er".utf8)); try w.beginDirectory()
+            try w.beginEntry(name: Array("f".utf8))
+            let deep = Array("deep \(d)".utf8)
+            try w.beginRegularFile(executable: false, size: UInt64(deep.count))
+            try deep.withUnsafeBytes { try w.contents($0) }
+            try w.endRegularFile(); try w.endEntry()
+            try w.endDirectory(); try w.endEntry()
+            try w.endDirectory(); try w.endEntry()
+            for f in 0..<files {
+                try w.beginEntry(name: Array(String(format: "f%03d", f).utf8))
+                let body = [UInt8](repeating: UInt8(f & 0xff), count: 100 + d * 7 + f)
+                try w.beginRegularFile(executable: f % 2 == 0, size: UInt64(body.count))
+                try body.withUnsafeBytes { try w.contents($0) }
+                try w.endRegularFile(); try w.endEntry()
+            }
+            try w.beginEntry(name: Array("link".utf8)); try w.symlink(target: Array("f000".utf8)); try w.endEntry()
+            try w.endDirectory(); try w.endEntry()
+        }
+        try w.endDirectory()
+        return w.sink
+    }
+
+    @Test func aTreeIsRemovedByManyJobsAndCountedOnce() throws {
+        let t = try TestStore()
+        let paths = try t.populate { store in
+            try (0..<3).map { i in
+                try store.addToStore(nar: ByteArraySource(try treeNAR(directories: 20 + i, files: 30)), name: "tree\(i)", method: .recursive)
+            }
+        }
+        let store = try t.open { $0.deduplicate = false }
+        let held = try #require(storedBytes(t.root + "/store"))
+        let r = try store.collectGarbage(GCOptions(action: .deleteSpecific([paths[0]])))
+        #expect(r.paths == [paths[0].absolute(in: store.storeDirectory)])
+        #expect(access(paths[0].absolute(in: store.storeDirectory), F_OK) != 0)
+        let rest = try store.collectGarbage(GCOptions(action: .deleteDead))
+        #expect(r.bytesFreed + rest.bytesFreed == held)
+        #expect(try store.queryAllValidPaths().isEmpty)
+        #expect(shell("ls -A '\(t.root)/store' | grep -v -x -e .links -e '.*\\.lock' | wc -l") == "0\n")
+    }
 }

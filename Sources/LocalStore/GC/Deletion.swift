@@ -10,7 +10,7 @@ extension LocalStore {
     /// Moves `name` (a top-level store entry) into `trash` and deletes it; returns the bytes
     /// freed (sizes of files and symlinks whose last link went, as deletePath counts them).
     func deleteStoreEntry(_ name: [UInt8], trash: FileDescriptor) throws(LocalStoreError) -> UInt64 {
-        try removalJob(name, trash: trash)?() ?? 0
+        try removalJob(name, trash: trash, pool: nil)?() ?? 0
     }
 
     /// `deleteStoreEntry` in two steps, for the DeletionPool: a directory leaves the store
@@ -18,7 +18,8 @@ extension LocalStore {
     /// the bytes freed (nil: nothing there). A non-directory is unlinked by the job itself, which
     /// is atomic on its own. The collector runs jobs while it holds `gc.lock` and the temp-root
     /// locks (no add can re-create the name meanwhile) and waits for all of them before replying.
-    func removalJob(_ name: [UInt8], trash: FileDescriptor) throws(LocalStoreError) -> DeletionPool.Job? {
+    /// With `pool`, a directory's own subdirectories are removed as jobs of their own.
+    func removalJob(_ name: [UInt8], trash: FileDescriptor, pool: DeletionPool?) throws(LocalStoreError) -> DeletionPool.Job? {
         do {
             let status: FileStatus
             do { status = try storeFD.status(at: name) } catch where error.errno == .noSuchFile { return nil }
@@ -32,8 +33,72 @@ extension LocalStore {
             try directory.close()
             let trashName = name + Array("-\(UInt64.random(in: 0...UInt64.max))".utf8)
             try storeFD.rename(at: name, to: trash, trashName)
+            if let pool { return Self.treeRemovalJob(trash, trashName, depth: 0, up: nil, pool: pool) }
             return { Self.removeCounting(trash, trashName) }
         } catch { throw .system(error) }
+    }
+
+    /// A directory whose entries are being removed by several jobs: whichever finishes last
+    /// removes the directory itself, then tells the directory above.
+    final class DirectoryRemoval: @unchecked Sendable {
+        let parent: FileDescriptor
+        let name: [UInt8]
+        let directory: FileDescriptor
+        let up: DirectoryRemoval?
+        private let lock = ConditionLock()
+        /// Jobs still working below, plus one for the job listing the directory.
+        private var pending = 1
+
+        init(parent: FileDescriptor, name: [UInt8], directory: FileDescriptor, up: DirectoryRemoval?) {
+            self.parent = parent
+            self.name = name
+            self.directory = directory
+            self.up = up
+        }
+
+        func add() { lock.withLock { pending += 1 } }
+
+        func done() {
+            guard lock.withLock({ pending -= 1; return pending == 0 }) else { return }
+            _ = try? directory.close()
+            // Fails (ENOTEMPTY) if a branch below could not go: it stays for the next collection.
+            _ = try? parent.remove(at: name, directory: true)
+            up?.done()
+        }
+    }
+
+    /// Directories this deep or deeper are removed by one job (`removeCounting`), so the
+    /// descriptors held open by unfinished directories stay few.
+    static let parallelRemovalDepth = 2
+
+    /// The job removing `name` under `parent` (in a tree being removed, `up` its directory):
+    /// files directly, each subdirectory as a job run before anything else queued; the same
+    /// fd-relative walk as `removeCounting`.
+    static func treeRemovalJob(_ parent: FileDescriptor, _ name: [UInt8], depth: Int, up: DirectoryRemoval?,
+                               pool: DeletionPool) -> DeletionPool.Job {
+        return {
+            guard depth < parallelRemovalDepth, let status = try? parent.status(at: name), status.type == .directory,
+                  let directory = try? parent.openDirectory(at: name) else {
+                let freed = removeCounting(parent, name)
+                up?.done()
+                return freed
+            }
+            if status.permissions & 0o700 != 0o700 { _ = try? directory.changeMode(0o700) }
+            let node = DirectoryRemoval(parent: parent, name: name, directory: directory, up: up)
+            var freed: UInt64 = 0
+            for entry in (try? directory.entryNames()) ?? [] where PathComponent.isValid(entry) {
+                guard let entryStatus = try? directory.status(at: entry) else { continue }
+                if entryStatus.type == .directory {
+                    node.add()
+                    pool.submit(first: true, treeRemovalJob(directory, entry, depth: depth + 1, up: node, pool: pool))
+                } else if (try? directory.remove(at: entry)) != nil, entryStatus.linkCount == 1 {
+                    freed += UInt64(max(entryStatus.size, 0))
+                }
+            }
+            // The directory goes (and `up` hears of it) when the last job below it is done.
+            node.done()
+            return freed
+        }
     }
 
     /// Removes `name` under `parent` and everything below, fd-relative; counts freed bytes.

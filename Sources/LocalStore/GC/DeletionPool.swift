@@ -18,10 +18,14 @@ final class DeletionPool: @unchecked Sendable {
     private let lock = ConditionLock()
     private let maximumThreads: Int
     private var threads: [SystemThread] = []
-    /// Shared under `lock`: jobs not yet taken, jobs taken but not done, bytes freed so far.
-    private var pending: [Job] = []
-    private var next = 0
+    /// Shared under `lock`: jobs not yet taken (`queue` from `head` in order, `urgent` last in
+    /// first out, taken first), jobs taken but not done, bytes freed so far.
+    private var queue: [Job] = []
+    private var head = 0
+    private var urgent: [Job] = []
     private var running = 0
+    /// Threads being started (counted before they exist, so two submits never both start the last).
+    private var starting = 0
     private var freed: UInt64 = 0
     private var closing = false
 
@@ -29,19 +33,26 @@ final class DeletionPool: @unchecked Sendable {
         maximumThreads = max(0, threads)
     }
 
-    /// Queues `job`; starts another thread while there are fewer than the maximum.
-    func submit(_ job: @escaping Job) {
+    private var waiting: Int { queue.count - head + urgent.count }
+
+    /// Queues `job`; starts another thread while there are fewer than the maximum. `first`: run
+    /// it before anything queued (a directory's parts, so a tree being removed finishes — and
+    /// closes its directory descriptors — before the next tree starts).
+    func submit(first: Bool = false, _ job: @escaping Job) {
         lock.lock()
-        pending.append(job)
-        let waiting = pending.count - next
-        let startAnother = threads.count < maximumThreads && waiting > 0 && running + waiting > threads.count
+        if first { urgent.append(job) } else { queue.append(job) }
+        let startAnother = threads.count + starting < maximumThreads && running + waiting > threads.count + starting
+        if startAnother { starting += 1 }
         lock.broadcast()
         lock.unlock()
-        if startAnother, let thread = try? SystemThread.start({ [self] in work() }) {
-            lock.withLock { threads.append(thread) }
-            return
+        if startAnother {
+            let thread = try? SystemThread.start({ [self] in work() })
+            lock.withLock {
+                starting -= 1
+                if let thread { threads.append(thread) }
+            }
         }
-        if threads.isEmpty {
+        if lock.withLock({ threads.isEmpty && starting == 0 }) {
             // No thread could start: run what is queued here.
             runInline()
         }
@@ -51,7 +62,7 @@ final class DeletionPool: @unchecked Sendable {
     func finish() -> UInt64 {
         runInline()
         lock.lock()
-        while running > 0 || next < pending.count { lock.wait() }
+        while running > 0 || waiting > 0 { lock.wait() }
         closing = true
         lock.broadcast()
         let started = threads
@@ -64,18 +75,23 @@ final class DeletionPool: @unchecked Sendable {
 
     /// Jobs the caller runs itself when no thread exists (inline fallback).
     private func runInline() {
-        guard lock.withLock({ threads.isEmpty }) else { return }
-        while let job = take() { complete(job()) }
+        guard lock.withLock({ threads.isEmpty && starting == 0 }) else { return }
+        while let job = lock.withLock({ take() }) { complete(job()) }
     }
 
+    /// The next job, counted as running; call holding `lock`.
     private func take() -> Job? {
-        lock.withLock {
-            guard next < pending.count else { return nil }
-            let job = pending[next]
-            next += 1
-            running += 1
-            return job
+        let job: Job
+        if let last = urgent.popLast() {
+            job = last
+        } else if head < queue.count {
+            job = queue[head]
+            head += 1
+        } else {
+            return nil
         }
+        running += 1
+        return job
     }
 
     private func complete(_ bytes: UInt64) {
@@ -89,14 +105,11 @@ final class DeletionPool: @unchecked Sendable {
     private func work() {
         while true {
             lock.lock()
-            while next == pending.count && !closing { lock.wait() }
-            if next == pending.count {
+            while waiting == 0 && !closing { lock.wait() }
+            guard let job = take() else {
                 lock.unlock()
                 return
             }
-            let job = pending[next]
-            next += 1
-            running += 1
             lock.unlock()
             complete(job())
         }

@@ -167,7 +167,7 @@ extension LocalStore {
                 for path in batch {
                     if limited {
                         results.bytesFreed += try deleteStoreEntry(Array(path.baseName.utf8), trash: trash)
-                    } else if let job = try removalJob(Array(path.baseName.utf8), trash: trash) {
+                    } else if let job = try removalJob(Array(path.baseName.utf8), trash: trash, pool: pool) {
                         pool.submit(job)
                     }
                     results.paths.append(absolute(path))
@@ -286,7 +286,7 @@ extension LocalStore {
                 results.paths.append(full)
                 continue
             }
-            if let job = try removalJob(name, trash: trash) { pool.submit(job) }
+            if let job = try removalJob(name, trash: trash, pool: pool) { pool.submit(job) }
             results.paths.append(full)
         }
     }
