@@ -58,6 +58,14 @@ import Glibc
         return state == "Z" || state == "X"
     }
 
+    /// Field 22 of /proc/PID/stat (start time), which tells a reused pid apart.
+    static func startTime(_ pid: pid_t) -> String? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 19 ? String(fields[19]) : nil
+    }
+
     static func waitDead(_ pid: pid_t, seconds: Double) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
@@ -106,7 +114,11 @@ import Glibc
         let n = read(out[0], &bytes, bytes.count)
         close(out[0])
         let spare = try #require(Int32(String(decoding: bytes.prefix(max(n, 0)), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
-        defer { kill(spare, SIGKILL) }
+        // Only a spare still alive is ours to kill: once it is gone (and reaped by whoever
+        // adopted it) its pid may already belong to another process (same pid, another start
+        // time). It cannot die between the check and the kill: we hold its channel open.
+        let started = Self.startTime(spare)
+        defer { if !Self.isDead(spare) && Self.startTime(spare) == started { kill(spare, SIGKILL) } }
         // Idle once it has opened the store (it asks for the parent-death signal before that).
         let database = root + "/var/db/db.sqlite"
         for _ in 0..<1000 where !FileManager.default.fileExists(atPath: database) { usleep(10_000) }
