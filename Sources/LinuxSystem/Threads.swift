@@ -34,6 +34,15 @@ public final class SystemThread: @unchecked Sendable {
     public func join() {
         _ = pthread_join(handle, nil)
     }
+
+    /// Puts the calling thread in SCHED_IDLE: it runs only on a CPU nothing else wants (work
+    /// done ahead, which the requests do themselves if it is not there in time). Lowering
+    /// one's own policy needs no privilege; a failure leaves the thread as it was.
+    public static func runOnlyWhenIdle() {
+        var parameter = sched_param()
+        parameter.sched_priority = 0
+        _ = sched_setscheduler(0, 5 /* SCHED_IDLE */, &parameter)  // pid 0: the calling thread.
+    }
 }
 
 /// A mutex with a condition variable: the one synchronisation primitive the scheduler needs

@@ -54,7 +54,11 @@ final class FilesAhead: @unchecked Sendable {
     /// Starts the thread (nothing to gain with fewer than two goals).
     func start() {
         guard order.count > 1 else { return }
-        _ = try? SystemThread.start { [self] in self.makeAll() }
+        _ = try? SystemThread.start { [self] in
+            // Only on a CPU no build wants: on a busy machine it would slow the builds it serves.
+            SystemThread.runOnlyWhenIdle()
+            self.makeAll()
+        }
     }
 
     /// Before `drvPath`'s build touches its lock files or log: from now on nothing is made for
@@ -83,7 +87,8 @@ final class FilesAhead: @unchecked Sendable {
         }
     }
 
-    private func makeAll() {
+    /// Makes the files of every goal not claimed yet, in build order (the thread's work).
+    func makeAll() {
         for path in order {
             let mine = lock.withLock { () -> Bool in
                 guard states[path] == .pending else { return false }
