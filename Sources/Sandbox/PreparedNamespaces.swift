@@ -25,6 +25,7 @@ final class PreparedNamespaces: @unchecked Sendable {
     // Guarded by `lock`.
     private var ready: [Kind: [FileDescriptor]] = [:]
     private var started = false
+    private var takes = 0
     /// The daemon's own namespaces, where the spawning thread returns.
     private var home: [Kind: FileDescriptor] = [:]
 
@@ -33,10 +34,13 @@ final class PreparedNamespaces: @unchecked Sendable {
         lock.withLock { home[kind]?.rawValue ?? -1 }
     }
 
-    /// A fresh namespace of `kind` of one's own, or nil (then the clone makes one).
+    /// A fresh namespace of `kind` of one's own, or nil (then the clone makes one). The
+    /// thread starts at a process's second sandbox: a worker that serves one build (a client
+    /// per build) would only pay for namespaces it never uses, made while its build spawns.
     func take(_ kind: Kind) -> FileDescriptor? {
         lock.withLock {
-            if !started { start() }
+            takes += 1
+            if !started && takes > Kind.allCases.count { start() }
             guard let fd = ready[kind]?.first else { return nil }
             ready[kind]?.removeFirst()
             lock.broadcast()
