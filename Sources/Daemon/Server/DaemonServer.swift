@@ -86,7 +86,8 @@ public final class DaemonServer: @unchecked Sendable {
         while !DaemonProcess.terminationRequested {
             let channels = pool?.channels ?? []
             // EINTR (a signal arrived) just comes back round to the termination check.
-            guard let ready = try? pollReadable(listeners.map(\.0) + channels, timeoutMilliseconds: 200) else { continue }
+            let timeout = Int32(min(200, pool?.refillDueInMilliseconds ?? 200))
+            guard let ready = try? pollReadable(listeners.map(\.0) + channels, timeoutMilliseconds: timeout) else { continue }
             DaemonProcess.reapChildren()
             // Worker channels first, while they are still the ones polled.
             pool?.handle(channels, ready: ready[listeners.count...])

@@ -3,7 +3,9 @@
 /// keeps `size` workers already started, warmed up and idle, each waiting on its own
 /// `SOCK_SEQPACKET` channel. An accepted connection is handed to the oldest spare with
 /// SCM_RIGHTS; the spare acknowledges with one byte and the daemon then closes its copy. A
-/// replacement is started after the hand-off, off the new client's path.
+/// replacement is started once no connection has been handed off for `refillDelay` (or at
+/// once when no spare is left): starting a worker costs milliseconds of CPU, and on a small
+/// machine a replacement started during the new session's handshake slows it down.
 ///
 /// Invariants: every session still runs in a process of its own that serves exactly one
 /// connection and then exits (a crash ends that session only); the worker reads SO_PEERCRED
@@ -40,6 +42,10 @@ final class WorkerPool {
     private(set) var pending: [Handoff] = []
     /// No refill before this monotonic time (after spares died idle).
     private var holdUntil = 0.0
+    /// When the last connection was handed off.
+    private var lastDispatch = -Double.infinity
+    /// How long after a hand-off the replacement waits while other spares remain.
+    static let refillDelay = 0.010
     static let attempts = 3
 
     /// The payload byte that tells the worker what kind of listener the connection came from.
@@ -58,9 +64,26 @@ final class WorkerPool {
     /// pending hand-off's when the worker acknowledged or died.
     var channels: [FileDescriptor] { spares.map(\.channel) + pending.map(\.channel) }
 
-    /// Starts spares until there are `size` (unless held back after idle deaths).
+    /// When a missing spare may be started: never (the pool is full), or from a monotonic time
+    /// on — after an idle death's hold, and `refillDelay` after the last hand-off unless no
+    /// spare is left.
+    static func refillTime(spareCount: Int, size: Int, lastDispatch: Double, holdUntil: Double) -> Double? {
+        guard spareCount < size else { return nil }
+        return spareCount == 0 ? holdUntil : max(holdUntil, lastDispatch + refillDelay)
+    }
+
+    /// Milliseconds until `refill` would start a spare, if one is missing; the accept loop
+    /// polls no longer than that.
+    var refillDueInMilliseconds: Int? {
+        guard let time = Self.refillTime(spareCount: spares.count, size: size, lastDispatch: lastDispatch, holdUntil: holdUntil)
+        else { return nil }
+        return max(0, Int(((time - WallClock.monotonicSeconds) * 1000).rounded(.up)))
+    }
+
+    /// Starts spares until there are `size`, once `refillTime` has come.
     func refill() {
-        guard spares.count < size, WallClock.monotonicSeconds >= holdUntil else { return }
+        guard let time = Self.refillTime(spareCount: spares.count, size: size, lastDispatch: lastDispatch, holdUntil: holdUntil),
+              WallClock.monotonicSeconds >= time else { return }
         while spares.count < size {
             do { spares.append(try spawn()) } catch {
                 log("cannot start a worker: \(error)")
@@ -74,6 +97,7 @@ final class WorkerPool {
     /// started for it (the message waits in its channel until it is ready).
     func dispatch(_ connection: FileDescriptor, remote: Bool, attempt: Int = 1) {
         let payload = [remote ? Self.tcpPayload : Self.unixPayload]
+        lastDispatch = WallClock.monotonicSeconds
         while !spares.isEmpty {
             let spare = spares.removeFirst()
             do {
