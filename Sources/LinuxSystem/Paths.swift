@@ -19,6 +19,17 @@ public enum HostPath {
         }
     }
 
+    /// `mkdir -p` of an absolute path: each missing component made with `mode` (the umask
+    /// applies), existing ones left as they are.
+    public static func makeDirectories(_ path: String, mode: UInt32 = 0o755) throws(SystemError) {
+        var prefix = ""
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            do { try FileDescriptor.currentDirectory.makeDirectory(at: Array(prefix.utf8), mode: mode) }
+            catch where error.errno == .fileExists {}
+        }
+    }
+
     /// True if something (even a dangling symlink) is at `path`.
     public static func exists(_ path: String) -> Bool {
         (try? status(path)) != nil

@@ -68,7 +68,7 @@ public final class LocalStore {
             // write permission); only a missing one needs a writer.
             for dir in [layout.storePath, layout.linksDirectory, layout.stateDirectory, layout.databaseDirectory,
                         layout.gcRootsDirectory, layout.profilesDirectory, layout.tempRootsDirectory] {
-                try FileSystem.makeDirectories(dir)
+                try HostPath.makeDirectories(dir)
             }
             storeFD = try FileDescriptor.currentDirectory.openDirectory(at: layout.storePath)
             do {
@@ -180,16 +180,6 @@ public final class LocalStore {
 
 /// Directory and file helpers over LinuxSystem for paths the store owns (not user input).
 enum FileSystem {
-    /// `mkdir -p`.
-    static func makeDirectories(_ path: String, mode: UInt32 = 0o755) throws(SystemError) {
-        var prefix = ""
-        for component in path.split(separator: "/") {
-            prefix += "/" + component
-            do { try FileDescriptor.currentDirectory.makeDirectory(at: Array(prefix.utf8), mode: mode) }
-            catch where error.errno == .fileExists {}
-        }
-    }
-
     /// Writes `bytes` to a temporary name beside `path` and renames it over `path`.
     static func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws(SystemError) {
         let temporary = path + ".tmp-\(ProcessIdentity.processID)"

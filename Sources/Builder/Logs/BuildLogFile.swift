@@ -30,7 +30,7 @@ public final class BuildLogFile {
             do {
                 fd = try FileDescriptor.open(path, [.writeOnly, .create, .truncate, .noFollow], mode: 0o644)
             } catch where error.errno == .noSuchFile {
-                try Self.makeDirectories(String(base[..<(base.lastIndex(of: "/") ?? base.endIndex)]))
+                try HostPath.makeDirectories(String(base[..<(base.lastIndex(of: "/") ?? base.endIndex)]))
                 fd = try FileDescriptor.open(path, [.writeOnly, .create, .truncate, .noFollow], mode: 0o644)
             }
         } catch { throw .system(error) }
@@ -41,15 +41,6 @@ public final class BuildLogFile {
         }
     }
 
-    /// mkdir -p `directory` (absolute), 0755.
-    static func makeDirectories(_ directory: String) throws(SystemError) {
-        var prefix = ""
-        for component in directory.split(separator: "/") {
-            prefix += "/" + component
-            do { try FileDescriptor.currentDirectory.makeDirectory(at: Array(prefix.utf8), mode: 0o755) }
-            catch where error.errno == .fileExists {}
-        }
-    }
 
     public func write(_ bytes: ArraySlice<UInt8>) throws(BuildError) {
         do { try compressor.write(bytes, to: fd) } catch { throw .system(error) }

@@ -96,7 +96,7 @@ final class FilesAhead: @unchecked Sendable {
                 return true
             }
             guard mine else { continue }
-            if let directory = logDirectories[path] { try? BuildLogFile.makeDirectories(directory) }
+            if let directory = logDirectories[path] { try? HostPath.makeDirectories(directory) }
             for file in lockFiles[path] ?? [] {
                 try? FileDescriptor.open(file, [.readWrite, .create, .noFollow], mode: 0o600).close()
             }

@@ -62,7 +62,7 @@ public struct BuildUserPool: Sendable {
             group = found
         } catch let error as BuildError { throw error } catch { throw .misc("\(error)") }
         if group.members.isEmpty { throw .misc("the build users group `\(groupName)' has no members") }
-        do { try makeDirectories(directory) } catch { throw .system(error) }
+        do { try HostPath.makeDirectories(directory) } catch { throw .system(error) }
 
         for member in group.members {
             let account: UserAccount
@@ -87,14 +87,5 @@ public struct BuildUserPool: Sendable {
                              supplementaryGroups: groups.filter { $0 != group.gid }, lock: fd)
         }
         throw .misc("all build users are currently in use; consider creating additional users and adding them to the `\(groupName)' group")
-    }
-
-    private func makeDirectories(_ path: String) throws(SystemError) {
-        var prefix = ""
-        for component in path.split(separator: "/") {
-            prefix += "/" + component
-            do { try FileDescriptor.currentDirectory.makeDirectory(at: Array(prefix.utf8), mode: 0o755) }
-            catch where error.errno == .fileExists {}
-        }
     }
 }

@@ -42,7 +42,7 @@ public final class DaemonServer: @unchecked Sendable {
             switch address {
             case .unix(let path):
                 if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
-                    try Self.makeDirectories(String(path[..<slash]))
+                    try HostPath.makeDirectories(String(path[..<slash]))
                 }
                 listeners.append((try Socket.listenUnix(path: path), remote: false))
                 log("listening on \(path)")
@@ -53,13 +53,6 @@ public final class DaemonServer: @unchecked Sendable {
         }
     }
 
-    static func makeDirectories(_ path: String) throws {
-        var prefix = ""
-        for component in path.split(separator: "/") {
-            prefix += "/" + component
-            try makeDirectory(prefix)
-        }
-    }
 
     /// `mkdir`; false if it already existed.
     @discardableResult
@@ -79,7 +72,7 @@ public final class DaemonServer: @unchecked Sendable {
         // Open the store once up front so setup errors show at startup, not per client.
         _ = try LocalStore(configuration: storeConfiguration)
         // Signatures live here (NixPathFields); existing from the start, sessions hold it open.
-        try? Self.makeDirectories(configuration.stateDirectory + "/signatures")
+        try? HostPath.makeDirectories(configuration.stateDirectory + "/signatures")
         let pool = workerLaunch.map { WorkerPool(size: spareWorkers, arguments: $0.arguments, environment: $0.environment, log: log) }
         defer { pool?.close() }
         pool?.refill()
@@ -217,7 +210,7 @@ public final class DaemonServer: @unchecked Sendable {
             created = try Self.makeDirectory(dir)
         } catch {
             guard error.errno == .noSuchFile else { throw error }
-            try Self.makeDirectories(perUser)
+            try HostPath.makeDirectories(perUser)
             created = try Self.makeDirectory(dir)
         }
         guard created else { return }

@@ -99,7 +99,7 @@ extension LocalStoreService {
         guard let info = try store.queryPathInfo(path) else { throw StoreServiceError.invalidPath(context.render(path)) }
         let all = Set(signatures(of: info)).union(new.filter { !$0.isEmpty && !$0.contains("\n") }).sorted()
         let text = ([signatureStamp(info)] + all).joined(separator: "\n") + "\n"
-        try DaemonServer.makeDirectories(signaturesDirectory)
+        try HostPath.makeDirectories(signaturesDirectory)
         let final = signaturesDirectory + "/" + path.baseName
         let temporary = final + ".tmp-\(ProcessEnvironment.processID)"
         let fd = try FileDescriptor.open(temporary, [.writeOnly, .create, .truncate], mode: 0o644)

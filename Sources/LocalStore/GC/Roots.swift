@@ -81,7 +81,7 @@ extension LocalStore {
         let name = Hasher.hash(.sha1, link).nix32
         let auto = layout.autoRootsDirectory
         do {
-            try FileSystem.makeDirectories(auto)
+            try HostPath.makeDirectories(auto)
             let dir = try FileDescriptor.currentDirectory.openDirectory(at: auto)
             let temporary = Array(".tmp-\(ProcessIdentity.processID)-\(UInt64.random(in: 0...UInt64.max))".utf8)
             try dir.makeSymlink(at: temporary, target: Array(link.utf8))

@@ -70,7 +70,7 @@ public struct ArchiveKeys: Sendable {
         let pair: GuixKeyPair
         do { pair = try GuixKeyPair.generate(parameters: parameters) } catch { throw .format(error) }
         do {
-            try FileSystem.makeDirectories(configurationDirectory)
+            try HostPath.makeDirectories(configurationDirectory)
             try write(pair.publicKey.sexp.advancedForm(), to: publicKeyFile, mode: 0o444, owner: nil)
             try write(pair.secretKey.sexp.advancedForm(), to: secretKeyFile, mode: 0o400, owner: storeOwner)
         } catch let error as SystemError {
@@ -91,7 +91,7 @@ public struct ArchiveKeys: Sendable {
             .list([.token("entry"), $0.sexp, .list([.token("tag"), .list([.token("guix"), .token("import")])])])
         })
         do {
-            try FileSystem.makeDirectories(configurationDirectory)
+            try HostPath.makeDirectories(configurationDirectory)
             try write(acl.advancedForm(), to: aclFile, mode: 0o644, owner: nil)
         } catch let error as SystemError {
             throw .system(error)
