@@ -58,7 +58,22 @@ public struct ChrootEnvironment: Sendable {
     }
 
     /// Parts of procfs that act on the whole host rather than the sandbox's namespaces.
+    /// Those this kernel has (procfs does not change its top level while we run).
     static let hostGlobalProcPaths = ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs", "/proc/acpi"]
+        .filter { HostPath.exists($0) }
+
+    /// A user namespace, where the builder's uid is the daemon's own on the host.
+    var inUserNamespace: Bool {
+        if case .userNamespace = identity { return true }
+        return false
+    }
+
+    /// The builder is root on the host (a root daemon without build users): without
+    /// capabilities it still owns every root-owned inode it can reach.
+    var builderIsHostRoot: Bool {
+        if case .userNamespace(_, _, let hostUID, _) = identity { return hostUID == 0 }
+        return false
+    }
 
     /// uid/gid written to /etc/passwd and /etc/group: the build user and build group in pool
     /// mode, 30001/30000 (guestUID/guestGID) in a user namespace.
@@ -118,11 +133,11 @@ public struct ChrootEnvironment: Sendable {
         entries.append(.directory("/dev", mode: 0o755))
         var devices = ["full", "null", "random", "tty", "urandom", "zero"]
         if hostHasKVM { devices.append("kvm") }
-        // Read-only binds: device I/O still works, but the builder cannot chmod or chown the host's
-        // nodes. In a user namespace the builder's uid maps to the daemon's, which owns them when
-        // the daemon runs as root (a root-owned 0666 `/dev/full' would otherwise be the builder's).
+        // Read-only when the builder is host root, who owns the host's nodes (a root-owned 0666
+        // `/dev/full' would be its to chmod); device I/O still works. Any other builder cannot
+        // change them, so it is spared the remounts.
         for device in devices.sorted() {
-            entries.append(.bind(inside: "/dev/" + device, outside: "/dev/" + device, options: [.readOnly]))
+            entries.append(.bind(inside: "/dev/" + device, outside: "/dev/" + device, options: builderIsHostRoot ? [.readOnly] : []))
         }
         entries.append(.symlink("/dev/fd", target: Array("/proc/self/fd".utf8)))
         entries.append(.symlink("/dev/stdin", target: Array("/proc/self/fd/0".utf8)))
@@ -158,8 +173,6 @@ public struct ChrootEnvironment: Sendable {
             // would let it modify (or chmod) whatever the daemon's user owns there — all of it
             // when the daemon is root.
             let fromStore = outside == realStore || outside.hasPrefix(realStore + "/")
-            var inUserNamespace = false
-            if case .userNamespace = identity { inUserNamespace = true }
             let readOnly = fromStore || inUserNamespace
             entries.append(.bind(inside: inside, outside: outside, options: readOnly ? [.readOnly] : []))
         }
@@ -169,10 +182,8 @@ public struct ChrootEnvironment: Sendable {
         // does). Without capabilities that still makes it the owner of every root-owned file it
         // can reach, and procfs grants owner rights on global kernel settings to uid 0 itself:
         // `/proc/sys/vm/*` would be writable. These are bound read-only, as container runtimes do.
-        if case .userNamespace(_, _, let hostUID, _) = identity, hostUID == 0 {
-            for path in ChrootEnvironment.hostGlobalProcPaths where HostPath.exists(path) {
-                entries.append(.readOnlyInPlace(path))
-            }
+        if builderIsHostRoot {
+            for path in ChrootEnvironment.hostGlobalProcPaths { entries.append(.readOnlyInPlace(path)) }
         }
         entries.append(.directory("/tmp", mode: 0o1777))
         entries.append(.bind(inside: buildDirectory.insidePath, outside: buildDirectory.topPath, options: [.noSetuid, .noDevices]))
@@ -213,8 +224,9 @@ public struct ChrootEnvironment: Sendable {
     func checkBuilder() throws(SandboxError) {
         let outside = SandboxError.invalidSpec(reason: "derivation builder `\(builder)' is outside the store")
         let parts = builder.split(separator: "/", omittingEmptySubsequences: false)
-        if useChroot, !parts.contains(".."), !parts.contains("."), isAdministratorsFile(builder) { return }
-        guard builder.hasPrefix(storeDirectory + "/"), !parts.contains(".."), !parts.contains(".") else { throw outside }
+        guard !parts.contains(".."), !parts.contains(".") else { throw outside }
+        if useChroot, isAdministratorsFile(builder) { return }
+        guard builder.hasPrefix(storeDirectory + "/") else { throw outside }
         let inInputs = inputPaths.contains { builder == $0 || builder.hasPrefix($0 + "/") }
         guard inInputs else { throw outside }
         let realStore = realStoreDirectory ?? storeDirectory

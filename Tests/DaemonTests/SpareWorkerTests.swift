@@ -142,12 +142,7 @@ import WorkerProtocol
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = arguments
-        var env = scratch.environment
-        env["HOME"] = home
-        env["NIX_STATE_DIR"] = home + "/state"
-        env["NIX_CONF_DIR"] = home
-        env["NIX_USER_CONF_FILES"] = ""
-        p.environment = env
+        p.environment = scratch.clientEnvironment(home: home)
         let err = Pipe()
         p.standardError = err
         p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")

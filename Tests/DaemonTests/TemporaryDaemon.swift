@@ -48,3 +48,16 @@ final class TemporaryDaemon: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: root)
     }
 }
+
+extension TemporaryDaemon {
+    /// The daemon's client environment for a nix-store run as another user, whose Nix state
+    /// and configuration live in `home`.
+    func clientEnvironment(home: String) -> [String: String] {
+        var env = environment
+        env["HOME"] = home
+        env["NIX_STATE_DIR"] = home + "/state"
+        env["NIX_CONF_DIR"] = home
+        env["NIX_USER_CONF_FILES"] = ""
+        return env
+    }
+}

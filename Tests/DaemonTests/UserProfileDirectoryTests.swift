@@ -31,12 +31,7 @@ import WorkerProtocol
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
         p.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", "nix-store", "--check-validity", store.path + "/" + String(repeating: "0", count: 32) + "-x"]
-        var env = daemon.environment
-        env["HOME"] = home
-        env["NIX_STATE_DIR"] = home + "/state"
-        env["NIX_CONF_DIR"] = home
-        env["NIX_USER_CONF_FILES"] = ""
-        p.environment = env
+        p.environment = daemon.clientEnvironment(home: home)
         p.standardError = FileHandle(forWritingAtPath: "/dev/null")
         p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         try p.run()
