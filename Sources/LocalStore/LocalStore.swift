@@ -13,7 +13,8 @@
 ///   `queryPathFromHashPart`.
 /// - Registration: `registerValidPaths` / `registerValidPath` (one transaction; `.drv` outputs
 ///   recorded and checked), `invalidatePath`; failed paths: `addFailedPath`, `hasFailedPath`,
-///   `queryFailedPaths`, `clearFailedPaths`.
+///   `queryFailedPaths`, `clearFailedPaths`; Nix signatures: `signatures(of:)`,
+///   `addSignatures(_:to:)` (files beside the database, removed with their path).
 /// - Adding: `addToStore(nar:name:method:hashAlgorithm:references:repair:)` (NAR stream,
 ///   recursive or flat, any hash), `addTextToStore`, `addToStore(info:nar:repair:)` (import /
 ///   AddToStoreNar with a known hash). Each computes or checks the path, writes under a
@@ -55,6 +56,8 @@ public final class LocalStore {
     public var derivationOutputs: ((_ path: StorePath, _ contents: [UInt8]) throws(LocalStoreError) -> [(id: String, path: StorePath)])?
     /// The temp-roots file of this process, created on the first `addTempRoot`.
     var tempRoots: TempRootsFile?
+    /// `<state>/signatures`, once opened (SignatureFiles).
+    var signaturesDirectoryFD: FileDescriptor?
 
     /// Opens the store, creating the directories, database and `schema` file on first use. A user
     /// who may not write the database directory gets the store read-only, as guix-daemon does

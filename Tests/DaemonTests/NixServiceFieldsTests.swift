@@ -8,7 +8,9 @@ import LocalStore
 
 /// LocalStoreService's Nix-only behaviour over a real store in a temp directory: FindRoots'
 /// temp roots and their censoring for untrusted clients (Nix 2.8 gc.cc), AddSignatures kept
-/// across queries, the recomputed content address, and that a Guix session sees none of it.
+/// across queries, the recomputed content address, and that a Guix session sees none of it;
+/// signature files go with their path (GC, `--delete`, invalidation) and AddSignatures leaves
+/// no temporary file when it fails.
 @Suite(.serialized, .tags(.medium)) final class NixServiceFieldsTests {
     let root: String
     let store: LocalStore
@@ -56,5 +58,45 @@ import LocalStore
         // A Guix session has no such fields.
         let guix = try #require(try service(.guix).queryPathInfo(path))
         #expect(guix.signatures.isEmpty && guix.contentAddress == nil)
+    }
+
+    var signaturesDirectory: String { root + "/state/signatures" }
+
+    func signatureFileNames() throws -> Set<String> {
+        Set(try FileManager.default.contentsOfDirectory(atPath: signaturesDirectory))
+    }
+
+    @Test func signatureFilesGoWithTheirPath() throws {
+        let nix = service(.nix)
+        let deleted = try store.addTextToStore(name: "deleted", contents: Array("1".utf8))
+        let collected = try store.addTextToStore(name: "collected", contents: Array("2".utf8))
+        let invalidated = try store.addTextToStore(name: "invalidated", contents: Array("3".utf8))
+        let kept = try store.addTextToStore(name: "kept", contents: Array("4".utf8))
+        for path in [deleted, collected, invalidated, kept] { try nix.addSignatures(path, ["k:AAAA"]) }
+        // A temporary file an AddSignatures left when its process died.
+        let leftover = collected.baseName + ".tmp-999999"
+        #expect(FileManager.default.createFile(atPath: signaturesDirectory + "/" + leftover, contents: Data("x".utf8)))
+        #expect(try signatureFileNames() == [deleted.baseName, collected.baseName, invalidated.baseName, kept.baseName, leftover])
+
+        // (This process's temp roots keep the paths it added alive: delete them regardless.)
+        _ = try store.collectGarbage(GCOptions(action: .deleteSpecific([deleted]), ignoreLiveness: true))
+        #expect(try signatureFileNames() == [collected.baseName, invalidated.baseName, kept.baseName, leftover])
+        _ = try store.collectGarbage(GCOptions(action: .deleteSpecific([collected]), ignoreLiveness: true, maxFreed: 1 << 30))
+        #expect(try signatureFileNames() == [invalidated.baseName, kept.baseName])
+        try store.invalidatePath(invalidated)
+        #expect(try signatureFileNames() == [kept.baseName])
+        #expect(try nix.queryPathInfo(kept)?.signatures == ["k:AAAA"])
+        // Re-added, the path starts unsigned (the stamp guards what a removal missed).
+        let again = try store.addTextToStore(name: "deleted", contents: Array("1".utf8))
+        #expect(try nix.queryPathInfo(again)?.signatures == [])
+    }
+
+    @Test func failedAddSignaturesLeavesNoTemporaryFile() throws {
+        let nix = service(.nix)
+        let path = try store.addTextToStore(name: "blocked", contents: Array("4".utf8))
+        // A directory where the file goes: the final rename fails.
+        try FileManager.default.createDirectory(atPath: signaturesDirectory + "/" + path.baseName + "/x", withIntermediateDirectories: true)
+        #expect(throws: (any Error).self) { try nix.addSignatures(path, ["k:AAAA"]) }
+        #expect(try signatureFileNames() == [path.baseName])
     }
 }

@@ -71,8 +71,8 @@ public final class DaemonServer: @unchecked Sendable {
     public func run() throws {
         // Open the store once up front so setup errors show at startup, not per client.
         _ = try LocalStore(configuration: storeConfiguration)
-        // Signatures live here (NixPathFields); existing from the start, sessions hold it open.
-        try? HostPath.makeDirectories(configuration.stateDirectory + "/signatures")
+        // Signatures live here (LocalStore SignatureFiles); existing from the start, sessions hold it open.
+        try? HostPath.makeDirectories(storeConfiguration.layout.signaturesDirectory)
         let pool = workerLaunch.map { WorkerPool(size: spareWorkers, arguments: $0.arguments, environment: $0.environment, log: log) }
         defer { pool?.close() }
         pool?.refill()

@@ -17,9 +17,6 @@ public final class LocalStoreService: StoreService {
     var buildSettings: BuilderSettings
     /// The session's activity log and dialect (set after the handshake).
     var activityLog: ActivityLog?
-    /// `<state>/signatures`, held open once it exists: QueryPathInfo looks a path's signatures
-    /// up relative to it (one short lookup instead of walking the whole path per request).
-    var signaturesDirectoryFD: FileDescriptor?
     /// Content addresses already worked out in this session (NixPathFields).
     var contentAddressMemo: [StorePath: ContentAddressMemo] = [:]
     struct ContentAddressMemo {

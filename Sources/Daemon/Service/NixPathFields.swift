@@ -9,9 +9,8 @@
 ///   its address here.)
 /// - `ultimate` (Nix: "built locally") is true for an input-addressed path that is a recorded
 ///   output of its valid deriver.
-/// - `sigs` live in `<state>/signatures/<base name>`: first line the registration time and NAR
-///   hash of the path they were added for (so a deleted and re-added path starts unsigned, as
-///   in Nix), then one signature per line, sorted and unique (Nix keeps a set).
+/// - `sigs` are LocalStore's (`<state>/signatures/<base name>`, removed with the path; a deleted
+///   and re-added path starts unsigned, as in Nix).
 import StoreFormats
 import WorkerProtocol
 import LocalStore
@@ -25,7 +24,7 @@ extension LocalStoreService {
         if record.contentAddress == nil, let deriver = info.deriver {
             record.ultimate = (try? store.queryValidDerivers(info.path).contains(deriver)) ?? false
         }
-        record.signatures = signatures(of: info)
+        record.signatures = store.signatures(of: info)
     }
 
     /// `contentAddress(of:)` remembered for the session: a valid path's contents never change
@@ -74,38 +73,9 @@ extension LocalStoreService {
         return nil
     }
 
-    var signaturesDirectory: String { store.layout.stateDirectory + "/signatures" }
-
-    func signatureStamp(_ info: ValidPathInfo) -> String { "\(info.registrationTime) \(info.narHash.prefixedBase16)" }
-
-    func signatures(of info: ValidPathInfo) -> [String] {
-        if signaturesDirectoryFD == nil {
-            signaturesDirectoryFD = try? FileDescriptor.currentDirectory.openDirectory(at: signaturesDirectory)
-        }
-        let file: FileDescriptor?
-        if let directory = signaturesDirectoryFD {
-            file = try? directory.open(at: info.path.baseName, [.readOnly, .noFollow])
-        } else {
-            file = try? FileDescriptor.open(signaturesDirectory + "/" + info.path.baseName, [.readOnly, .noFollow])
-        }
-        guard let file, let bytes = try? file.readAll() else { return [] }
-        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
-        guard lines.first == signatureStamp(info) else { return [] }
-        return Array(lines.dropFirst())
-    }
-
     /// AddSignatures (op 37, Nix only: Guix has no such operation): merges into the set.
     public func addSignatures(_ path: StorePath, _ new: [String]) throws {
         guard let info = try store.queryPathInfo(path) else { throw StoreServiceError.invalidPath(context.render(path)) }
-        let all = Set(signatures(of: info)).union(new.filter { !$0.isEmpty && !$0.contains("\n") }).sorted()
-        let text = ([signatureStamp(info)] + all).joined(separator: "\n") + "\n"
-        try HostPath.makeDirectories(signaturesDirectory)
-        let final = signaturesDirectory + "/" + path.baseName
-        let temporary = final + ".tmp-\(ProcessEnvironment.processID)"
-        let fd = try FileDescriptor.open(temporary, [.writeOnly, .create, .truncate], mode: 0o644)
-        try fd.writeAll(Array(text.utf8))
-        try fd.close()
-        let directory = try FileDescriptor.currentDirectory.openDirectory(at: signaturesDirectory)
-        try directory.rename(at: Array((path.baseName + ".tmp-\(ProcessEnvironment.processID)").utf8), to: directory, Array(path.baseName.utf8))
+        try store.addSignatures(new, to: info)
     }
 }

@@ -91,6 +91,7 @@ extension LocalStore {
             }
             try database.deleteValidPath(path)
         }
+        removeSignatureFiles(of: [path])
     }
 
     // MARK: FailedPaths (`--cache-failures`)

@@ -7,6 +7,7 @@
 ///    `.lock`/`.chroot` files still in use;
 /// 2. dead valid paths, referrers before references: invalidate in the database (committed),
 ///    move into `<store>/trash` (the name vanishes atomically), delete through directory fds;
+///    their Nix signature files go too;
 /// 3. stop once `maxFreed` bytes are freed; then (collecting or `--delete`) drop `.links`
 ///    entries nobody else links.
 import StoreFormats
@@ -157,13 +158,15 @@ extension LocalStore {
         let trash = try openTrash()
         let pool = DeletionPool(threads: limited ? 0 : 16)
         var index = 0
+        // Invalidated paths lose their signatures, whatever happens next (as Nix's row does).
+        defer { removeSignatureFiles(of: ordered[..<index]) }
         do throws(LocalStoreError) {
             while index < ordered.count && results.bytesFreed < options.maxFreed {
                 let batch = Array(ordered[index..<min(index + batchSize, ordered.count)])
-                index += batch.count
                 try database.db.transaction { () throws(LocalStoreError) in
                     for path in batch { try database.deleteValidPath(path) }
                 }
+                index += batch.count
                 for path in batch {
                     if limited {
                         results.bytesFreed += try deleteStoreEntry(Array(path.baseName.utf8), trash: trash)

@@ -75,6 +75,8 @@ public struct StoreLayout: Hashable, Sendable {
     public var trashDirectory: String { storePath + "/trash" }
     /// Build logs: `drvs/XX/REST[.gz|.bz2]`.
     public var drvLogDirectory: String { logDirectory + "/drvs" }
+    /// Nix signatures of valid paths, `<base name>` each (SignatureFiles).
+    public var signaturesDirectory: String { stateDirectory + "/signatures" }
     public var signingKey: String { configurationDirectory + "/signing-key.sec" }
     public var acl: String { configurationDirectory + "/acl" }
 
