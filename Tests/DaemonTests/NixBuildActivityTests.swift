@@ -51,4 +51,26 @@ final class NixBuildActivityTests {
         let last = messages.last { if case .result(buildsID, 105, _) = $0 { return true } else { return false } }
         #expect(last == .result(id: buildsID, type: 105, fields: [.int(1), .int(1), .int(0), .int(0)]))
     }
+
+    /// A client below 1.20 gets what Nix 2.8 sends it: the build activity's text as a line
+    /// (`building '<drv>'...`, level info, within the default verbosity) and no builder output
+    /// (its log-line results are dropped), nothing else of the activities.
+    @Test func clientBelow120GetsTheBuildLineOnly() throws {
+        let daemon = try CLIDaemon()
+        defer { daemon.stop() }
+        let busybox = try daemon.addBusybox()
+        let drv = try daemon.derivation("old-chatty", busybox: busybox, script: "echo one; printf 'two'; echo x > $out")
+        let fd = try SocketFD(connectingTo: daemon.root + "/state/daemon-socket/socket")
+        let store = try StoreDirectory(daemon.store)
+        let client = try WorkerClient(stream: fd, version: ProtocolVersion(0x113), storeDirectory: store, options: .nixDefault())
+        let text = try #require(FileManager.default.contents(atPath: drv.file))
+        let drvPath = try client.addTextToStore(name: "old-chatty.drv", text: [UInt8](text), references: [busybox])
+        var messages: [StderrMessage] = []
+        client.onLog = { messages.append($0) }
+        try client.call(.buildPaths([.built(derivation: drvPath, outputs: .all)], mode: 0))
+        let lines = messages.compactMap { if case .next(let bytes) = $0 { String(decoding: bytes, as: UTF8.self) } else { nil } }
+        #expect(lines == ["building '\(drv.drvPath)'...\n"])
+        #expect(messages.count == lines.count)
+        #expect(FileManager.default.fileExists(atPath: drv.output))
+    }
 }

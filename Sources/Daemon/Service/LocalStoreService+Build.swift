@@ -144,7 +144,7 @@ final class EventRelay: @unchecked Sendable {
     let cancel: () -> Void
     private var broken = false
 
-    /// Nix >= 1.20 clients: builds become activities, builder output their log-line results.
+    /// Nix clients: builds become activities, builder output their log-line results.
     let nix: NixBuildProgress?
 
     init(log: @escaping LogSink, multiplexed: Bool = false, nix: NixBuildProgress? = nil, cancel: @escaping () -> Void) {

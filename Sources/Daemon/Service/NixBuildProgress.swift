@@ -97,12 +97,14 @@ final class NixBuildProgress {
 }
 
 extension LocalStoreService {
-    /// Runs `body` inside Nix's worker frame when the client is Nix >= 1.20; `derivations` are
-    /// the requested ones (Nix makes a derivation goal for each).
+    /// Runs `body` inside Nix's worker frame for a Nix client; `derivations` are the requested
+    /// ones (Nix makes a derivation goal for each). A client below 1.20 sees what Nix 2.8 sends
+    /// it: the activities' texts as lines (`building '<drv>'...`), no builder output (its
+    /// `buildLogLine` results are dropped, as TunnelLogger drops them).
     func withNixBuildFrame(derivations: [String], _ body: (NixBuildProgress?) throws -> [BuilderResultSummary]) throws -> [BuilderResultSummary] {
         // A client that asked for guix-daemon's build traces or multiplexed output (the
         // `cloister` CLI speaks the Nix dialect that way) gets guix-daemon's messages instead.
-        guard isNix, let log = activityLog, log.receivesActivities, !buildSettings.printBuildTrace, !multiplexedBuildOutput else {
+        guard isNix, let log = activityLog, !buildSettings.printBuildTrace, !multiplexedBuildOutput else {
             return try body(nil)
         }
         let progress = try NixBuildProgress(log)

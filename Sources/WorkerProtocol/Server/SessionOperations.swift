@@ -17,6 +17,7 @@ extension ServerSession {
             try serve(v) {
                 for w in warnings { try log(.next(Array(w.utf8))) }
                 try service.setOptions(effective, settings: settings)
+                activities?.verbosity = options.verbosity
                 try reply(.nothing, v, ctx)
             }
         case .isValidPath(let p):

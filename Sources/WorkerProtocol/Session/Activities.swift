@@ -3,6 +3,9 @@
 /// high 32 bits and a counter from 0 in the low 32 (libutil logging.cc; one nix-daemon process
 /// serves one connection, so the counter is per session). Guix and older Nix clients never see
 /// activities (`StderrMessage.encode` drops them), so services may start them unconditionally.
+/// A Nix client below minor 20 gets an activity's text as a plain line `<text>...` instead, if
+/// the text is not empty and the activity's level is within the verbosity the client set (Nix
+/// 2.8 daemon.cc TunnelLogger::startActivity); its stops and results are dropped.
 public enum Verbosity: UInt64, Sendable {
     case error = 0, warn, notice, info, talkative, chatty, debug, vomit
 }
@@ -24,6 +27,9 @@ public final class ActivityLog {
     private let idBase: UInt64
     private var counter: UInt64 = 0
     private let sink: LogSink
+    /// The client's SetOptions verbosity (a raw word: Nix compares it as a number); until then
+    /// the daemon's default, `info`.
+    public var verbosity: UInt64 = Verbosity.info.rawValue
 
     public init(dialect: Dialect, receivesActivities: Bool, idBase: UInt64, sink: @escaping LogSink) {
         self.dialect = dialect
@@ -37,6 +43,10 @@ public final class ActivityLog {
                       parent: UInt64 = 0) throws(WorkerProtocolError) -> UInt64 {
         let id = idBase | (counter & 0xffff_ffff)
         counter += 1
+        guard receivesActivities else {
+            if dialect == .nix && !text.isEmpty && level.rawValue <= verbosity { try line(text + "...") }
+            return id
+        }
         try sink(.startActivity(id: id, level: level.rawValue, type: type.rawValue, text: text, fields: fields, parent: parent))
         return id
     }
