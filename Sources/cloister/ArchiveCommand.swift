@@ -7,23 +7,26 @@ import LinuxSystem
 /// The archive is the export stream of formats.md §3.5 (items with references first, then
 /// `u64 0`), so Guix and Nix read what Cloister writes and the other way round.
 ///
-/// Signing (formats.md §5.4): `--export --sign` has the daemon sign each item with its key
-/// (`signing-key.sec` in GUIX_CONFIGURATION_DIRECTORY, as `guix archive --export` always does);
+/// Signing (formats.md §5.4): `--export` talks the Guix dialect and has the daemon sign every
+/// item with its key (`signing-key.sec` in GUIX_CONFIGURATION_DIRECTORY), as `guix archive
+/// --export` does: guix/store.scm's `export-paths` signs by default and `guix archive` offers no
+/// unsigned export, so neither does this (a Nix client's `nix-store --export` is unsigned: Nix
+/// 2.8's daemon ignores the sign word). `--sign` is accepted and changes nothing.
 /// `--import --require-signatures` talks the Guix dialect, where the daemon installs an item only
 /// if it is signed by a key in its ACL — for every client, as guix-daemon. Without it the CLI
 /// talks the Nix dialect: a trusted client's archive is imported unchecked, an untrusted one's
 /// refused. `--generate-key` and `--authorize` manage the key files locally, as guix archive.
 enum ArchiveCommand {
     static let usage = """
-        Usage: cloister archive --export [-r] [--sign] PATH… > FILE
+        Usage: cloister archive --export [-r] PATH… > FILE
                cloister archive --import [--require-signatures] < FILE
                cloister archive --generate-key[=PARAMETERS]
                cloister archive --authorize < KEY
         Export store items to standard output, import an archive from standard input, or
         manage the keys that sign and authorise archives.
-              --export         write PATHS as an archive to standard output
+              --export         write PATHS as an archive to standard output, each item
+                               signed by the daemon with its key (as guix archive)
           -r, --recursive      with --export, also export everything PATHS refer to
-              --sign           with --export, have the daemon sign each item with its key
               --import         read an archive from standard input and add its items
                                (the daemon requires signatures from clients it does not trust)
               --require-signatures
@@ -40,7 +43,7 @@ enum ArchiveCommand {
     static func run(_ arguments: [String]) throws -> Int32 {
         enum Action { case export, `import`, generateKey(String), authorize }
         var action: Action?
-        var recursive = false, sign = false, requireSignatures = false
+        var recursive = false, requireSignatures = false
         var items: [String] = []
         var iterator = OptionIterator(arguments, valued: [])
         while let option = try iterator.next() {
@@ -54,7 +57,7 @@ enum ArchiveCommand {
             case .value("--generate-key", let parameters): action = .generateKey(parameters)
             case .flag("--authorize"): action = .authorize
             case .flag("-r"), .flag("--recursive"): recursive = true
-            case .flag("--sign"): sign = true
+            case .flag("--sign"): break   // exports are always signed (older usage)
             case .flag("--require-signatures"): requireSignatures = true
             case .positional(let p): items.append(p)
             case .flag(let f): throw UsageError("unrecognized option '\(f)'")
@@ -78,7 +81,7 @@ enum ArchiveCommand {
             for p in imported { print(p) }
         case .export:
             guard !items.isEmpty else { throw UsageError("missing PATH arguments; try 'cloister archive --help'") }
-            let connection = try DaemonConnection.open()
+            let connection = try DaemonConnection.open(version: .guix)
             var paths = try items.map { try connection.storePath($0) }
             if recursive { paths = Array(try QueryCommand.closure(paths, connection)) }
             let sink = StandardOutputSink()
@@ -87,7 +90,7 @@ enum ArchiveCommand {
             for p in try referencesFirst(paths, connection) {
                 _ = try connection.pathInfo(p)
                 try sink.write([1, 0, 0, 0, 0, 0, 0, 0])
-                try connection.client.call(.exportPath(p, sign: sign), dataSink: sink)
+                try connection.client.call(.exportPath(p, sign: true), dataSink: sink)
             }
             try sink.write([0, 0, 0, 0, 0, 0, 0, 0])
         }

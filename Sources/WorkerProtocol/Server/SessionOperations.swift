@@ -135,11 +135,18 @@ extension ServerSession {
             }
         case .exportPath(let p, let sign):
             try serve(v) {
+                // guix-daemon's exportPath announces the item at lvlInfo, before anything else;
+                // Nix 2.8 says nothing.
+                if v.isGuix, let activities, activities.verbosity >= Verbosity.info.rawValue {
+                    try log(.next(Array("exporting path `\(ctx.render(p))'\n".utf8)))
+                }
                 _ = try info(p)
                 // The item only: NAR … signature. The `1` before it and the `0` after the last
                 // item are the client's to write (guix/store.scm `export-paths`, Nix exportPaths).
                 let sink = TunnelSink(writer: writer)
-                try service.exportPath(p, sign: sign, to: sink)
+                // Nix 2.8 reads the sign word and ignores it (daemon.cc wopExportPath: "obsolete"),
+                // so its items never carry a signature; guix-daemon signs when asked.
+                try service.exportPath(p, sign: sign && v.isGuix, to: sink)
                 try reply(.int(1), v, ctx)
             }
         case .importPaths:
