@@ -67,6 +67,16 @@ extension DaemonProcess {
         return try Program.spawn("/proc/self/exe", argv: arguments, environment: environment, actions: &actions)
     }
 
+    /// Moves the main thread of `pid` (a worker that put itself in SCHED_IDLE) back to the
+    /// normal policy, SCHED_OTHER.
+    /// Leaving SCHED_IDLE needs CAP_SYS_NICE or a high enough RLIMIT_NICE
+    /// (`SystemThread.canLeaveIdlePolicy`).
+    public static func runNormally(_ pid: pid_t) throws(SystemError) {
+        var parameter = sched_param()
+        parameter.sched_priority = 0
+        _ = try retrying("sched_setscheduler(SCHED_OTHER)") { sched_setscheduler(pid, SCHED_OTHER, &parameter) }
+    }
+
     /// SIGKILL to a child that holds no session (an idle spare worker), then waits for it, so
     /// nothing of the daemon outlives its shutdown.
     public static func killAndReap(_ pid: pid_t) {

@@ -17,6 +17,9 @@ public struct FileStatus: Hashable, Sendable {
     public let group: gid_t
     public let modificationSeconds: Int64
     public let modificationNanoseconds: Int64
+    /// Status change time (ctime): any change to the inode, entries of a directory included.
+    public let changeSeconds: Int64
+    public let changeNanoseconds: Int64
     /// 512-byte blocks allocated.
     public let blocks: Int64
 
@@ -44,6 +47,8 @@ public struct FileStatus: Hashable, Sendable {
         group = st.st_gid
         modificationSeconds = Int64(st.st_mtim.tv_sec)
         modificationNanoseconds = Int64(st.st_mtim.tv_nsec)
+        changeSeconds = Int64(st.st_ctim.tv_sec)
+        changeNanoseconds = Int64(st.st_ctim.tv_nsec)
         blocks = Int64(st.st_blocks)
     }
 }

@@ -24,6 +24,7 @@ public struct Errno: RawRepresentable, Hashable, Sendable, CustomStringConvertib
     public static let tooManyLinks = Errno(rawValue: EMLINK)
     public static let noSpace = Errno(rawValue: ENOSPC)
     public static let nameTooLong = Errno(rawValue: ENAMETOOLONG)
+    public static let noSuchProcess = Errno(rawValue: ESRCH)
 
     public var description: String { String(cString: strerror(rawValue)) }
 }

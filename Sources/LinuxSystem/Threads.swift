@@ -41,7 +41,25 @@ public final class SystemThread: @unchecked Sendable {
     public static func runOnlyWhenIdle() {
         var parameter = sched_param()
         parameter.sched_priority = 0
-        _ = sched_setscheduler(0, 5 /* SCHED_IDLE */, &parameter)  // pid 0: the calling thread.
+        _ = sched_setscheduler(0, idlePolicy, &parameter)  // pid 0: the calling thread.
+    }
+
+    /// SCHED_IDLE (Glibc does not export the constant; posix_spawn cannot set it either).
+    static let idlePolicy: Int32 = 5
+
+    /// Whether this process may move a thread out of SCHED_IDLE again (root, CAP_SYS_NICE, or
+    /// RLIMIT_NICE ≥ 20): tried on a throw-away thread, so the answer is the kernel's.
+    public static func canLeaveIdlePolicy() -> Bool {
+        final class Answer: @unchecked Sendable { var value = false }
+        let answer = Answer()
+        guard let thread = try? SystemThread.start({
+            var parameter = sched_param()
+            parameter.sched_priority = 0
+            guard sched_setscheduler(0, idlePolicy, &parameter) == 0 else { return }
+            answer.value = sched_setscheduler(0, SCHED_OTHER, &parameter) == 0
+        }) else { return false }
+        thread.join()
+        return answer.value
     }
 }
 

@@ -8,6 +8,8 @@ import LinuxSystem
 enum CloisterDaemon {
     static func main() {
         let environment = ProcessEnvironment.current()
+        let workerKind = environment[DaemonServer.workerVariable]
+        if workerKind == DaemonServer.idleSpareKind { SystemThread.runOnlyWhenIdle() }
         switch DaemonCommandLine.parse(CommandLine.arguments, environment: environment, processID: ProcessEnvironment.processID) {
         case .exit(let status, let out, let err):
             if !out.isEmpty { say(out, to: 1) }
@@ -18,7 +20,6 @@ enum CloisterDaemon {
             umask(0o022)
             // A connection worker (a copy of this program started by the listener) serves and
             // exits: the startup log and `guix discover` belong to the listener alone.
-            let workerKind = environment[DaemonServer.workerVariable]
             if workerKind == nil {
                 // Mode, store and guix-daemon's root-without-build-group warning; the server logs
                 // each socket as it opens it.
@@ -37,7 +38,7 @@ enum CloisterDaemon {
                 let server = try DaemonServer(configuration: configuration) { line in say(line + "\n", to: 2) }
                 server.applyReplyPolling(environment: environment)
                 if let kind = workerKind {
-                    if kind == "spare" { server.serveSpare() } else { server.serveWorker(remote: kind == "tcp") }
+                    if kind == "spare" || kind == DaemonServer.idleSpareKind { server.serveSpare() } else { server.serveWorker(remote: kind == "tcp") }
                     exit(0)
                 }
                 if environment["CLOISTER_THREAD_PER_CONNECTION"] == nil {

@@ -92,6 +92,27 @@ import WorkerProtocol
         #expect(try c.strings(.queryAllValidPaths).count == 24 + n)
     }
 
+    /// Spares are made ahead of demand, so they start in SCHED_IDLE (a root daemon can lift them
+    /// again); the one that gets a connection serves it under the normal policy.
+    @Test(.enabled(if: geteuid() == 0)) func sparesStartIdleAndSessionsRunNormally() throws {
+        let idle: Int32 = 5
+        let deadline = Date().addingTimeInterval(10)
+        var spares: [Int32] = []
+        while Date() < deadline {
+            spares = children()
+            if spares.count >= 2 && spares.allSatisfy({ sched_getscheduler($0) == idle }) { break }
+            usleep(20_000)
+        }
+        #expect(spares.count >= 2)
+        #expect(spares.allSatisfy { sched_getscheduler($0) == idle }, "policies: \(spares.map { sched_getscheduler($0) })")
+        let (c, _) = try connect()
+        let p = try c.addTextToStore(name: "policy", text: Array("normal".utf8))
+        let worker = try workerPID(holding: p)
+        #expect(spares.contains(worker))
+        #expect(sched_getscheduler(worker) == SCHED_OTHER)
+        #expect(try c.isValidPath(p))
+    }
+
     @Test func aKilledWorkerLeavesTheDaemonServing() throws {
         let (a, _) = try connect()
         let p = try a.addTextToStore(name: "a", text: [1])

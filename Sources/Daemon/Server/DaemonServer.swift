@@ -122,6 +122,9 @@ public final class DaemonServer: @unchecked Sendable {
     /// Tells a spawned process that it is a connection worker: "spare" (a channel on fd 3
     /// brings the connection), or "unix"/"tcp" (fd 3 is the connection itself).
     public static let workerVariable = "_CLOISTER_WORKER"
+    /// The `workerVariable` value of a spare that runs in SCHED_IDLE until the daemon hands it
+    /// a connection (WorkerPool); the program sets the policy before anything else.
+    public static let idleSpareKind = "idle-spare"
 
     /// Worker side: serves the connection on fd 3 and returns when it ends.
     public func serveWorker(remote: Bool) {

@@ -15,6 +15,10 @@
 /// another worker (at most `attempts` times). A spare that dies idle is noticed (its channel
 /// hangs up); if spares keep dying the pool stops refilling for a second so a worker that
 /// cannot start does not spin (connections then start a worker each, as before).
+/// A spare is speculative work, so where the daemon may lift the policy again (root) it puts
+/// itself in SCHED_IDLE first thing (`DaemonServer.idleSpareKind`): its store opening and
+/// rehearsal use only CPU that no session or build wants, and the daemon moves it to
+/// SCHED_OTHER when it hands it a connection (its session then runs like any other).
 /// A spare never outlives a daemon killed without stopping it: while idle it is killed with
 /// the daemon (PR_SET_PDEATHSIG), and it opens the store only after checking the channel is open.
 import LinuxSystem
@@ -24,6 +28,8 @@ final class WorkerPool {
         let pid: Int32
         /// The daemon's end; the worker holds the other end as fd 3.
         let channel: FileDescriptor
+        /// Started in SCHED_IDLE; lifted to SCHED_OTHER when it gets a connection.
+        let idle: Bool
     }
 
     /// A connection sent to a worker that has not acknowledged it yet.
@@ -38,6 +44,8 @@ final class WorkerPool {
     let arguments: [String]
     let environment: [String: String]
     let log: @Sendable (String) -> Void
+    /// Whether replacements start in SCHED_IDLE (only if this process can lift them again).
+    let idleReplacements: Bool
     private(set) var spares: [Spare] = []
     private(set) var pending: [Handoff] = []
     /// No refill before this monotonic time (after spares died idle).
@@ -53,8 +61,10 @@ final class WorkerPool {
     /// The value of `DaemonServer.workerVariable` for a spare.
     static let spareKind = "spare"
 
-    init(size: Int, arguments: [String], environment: [String: String], log: @escaping @Sendable (String) -> Void) {
+    init(size: Int, arguments: [String], environment: [String: String], idleReplacements: Bool = SystemThread.canLeaveIdlePolicy(),
+         log: @escaping @Sendable (String) -> Void) {
         self.size = size
+        self.idleReplacements = idleReplacements
         self.arguments = arguments
         self.environment = environment
         self.log = log
@@ -85,7 +95,7 @@ final class WorkerPool {
         guard let time = Self.refillTime(spareCount: spares.count, size: size, lastDispatch: lastDispatch, holdUntil: holdUntil),
               WallClock.monotonicSeconds >= time else { return }
         while spares.count < size {
-            do { spares.append(try spawn()) } catch {
+            do { spares.append(try spawn(idle: idleReplacements)) } catch {
                 log("cannot start a worker: \(error)")
                 holdUntil = WallClock.monotonicSeconds + 1
                 return
@@ -100,6 +110,12 @@ final class WorkerPool {
         lastDispatch = WallClock.monotonicSeconds
         while !spares.isEmpty {
             let spare = spares.removeFirst()
+            if spare.idle {
+                // Before the connection: its session must not wait behind anything else.
+                do { try DaemonProcess.runNormally(spare.pid) } catch where error.errno != .noSuchProcess {
+                    log("cannot lift worker \(spare.pid) out of SCHED_IDLE: \(error)")
+                } catch {}
+            }
             do {
                 try DescriptorChannel.send(spare.channel, descriptor: connection, payload: payload)
                 pending.append(Handoff(channel: spare.channel, connection: connection, remote: remote, attempt: attempt))
@@ -111,7 +127,7 @@ final class WorkerPool {
             }
         }
         do {
-            let worker = try spawn()
+            let worker = try spawn(idle: false)
             do {
                 try DescriptorChannel.send(worker.channel, descriptor: connection, payload: payload)
             } catch {
@@ -174,14 +190,14 @@ final class WorkerPool {
         pending = []
     }
 
-    private func spawn() throws(SystemError) -> Spare {
+    private func spawn(idle: Bool) throws(SystemError) -> Spare {
         let (ours, theirs) = try DescriptorChannel.makePair()
         defer { try? theirs.close() }
         var environment = self.environment
-        environment[DaemonServer.workerVariable] = Self.spareKind
+        environment[DaemonServer.workerVariable] = idle ? DaemonServer.idleSpareKind : Self.spareKind
         do {
             let pid = try DaemonProcess.spawnWorker(connection: theirs, arguments: arguments, environment: environment)
-            return Spare(pid: pid, channel: ours)
+            return Spare(pid: pid, channel: ours, idle: idle)
         } catch {
             try? ours.close()
             throw error
