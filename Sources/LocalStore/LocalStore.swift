@@ -56,8 +56,9 @@ public final class LocalStore {
     public var derivationOutputs: ((_ path: StorePath, _ contents: [UInt8]) throws(LocalStoreError) -> [(id: String, path: StorePath)])?
     /// The temp-roots file of this process, created on the first `addTempRoot`.
     var tempRoots: TempRootsFile?
-    /// `<state>/signatures`, once opened (SignatureFiles).
+    /// `<state>/signatures`, once opened, and its names as last read (SignatureFiles).
     var signaturesDirectoryFD: FileDescriptor?
+    let signatureListing = SignatureListing()
 
     /// Opens the store, creating the directories, database and `schema` file on first use. A user
     /// who may not write the database directory gets the store read-only, as guix-daemon does

@@ -32,6 +32,8 @@ extension LocalStoreService {
     /// flat object reads and hashes it — per request, clients ask for the same path again and
     /// again. Bounded: the memo is dropped when it reaches `contentAddressMemoLimit` entries.
     func cachedContentAddress(of info: ValidPathInfo) -> String? {
+        // The common case needs no I/O and costs less than the memo itself.
+        if let ca = recursiveSHA256Address(of: info) { return ca }
         if let known = contentAddressMemo[info.path], known.narHash == info.narHash, known.registrationTime == info.registrationTime {
             return known.contentAddress
         }
@@ -42,6 +44,18 @@ extension LocalStoreService {
     }
     static let contentAddressMemoLimit = 4096
 
+    /// `fixed:r:sha256:<NAR hash>` if that is the address that makes the path (no I/O).
+    func recursiveSHA256Address(of info: ValidPathInfo) -> String? {
+        guard info.narHash.algorithm == .sha256 else { return nil }
+        let others = info.references.filter { $0 != info.path }.sorted()
+        guard let made = try? store.storeDirectory.makeFixedOutputPath(method: .recursive, hash: info.narHash, name: info.path.name,
+                                                                       references: others, hasSelfReference: others.count != info.references.count),
+              made == info.path else { return nil }
+        return "fixed:r:sha256:\(info.narHash.nix32)"
+    }
+
+    /// The address that reproduces the path, probing its contents for the other kinds (the
+    /// recursive SHA-256 one is `recursiveSHA256Address`, tried first by the caller).
     func contentAddress(of info: ValidPathInfo) -> String? {
         let path = info.path
         let store = self.store.storeDirectory
@@ -52,7 +66,6 @@ extension LocalStoreService {
                                                             hasSelfReference: selfReference), made == path else { return nil }
             return "fixed:\(method.prefix)\(hash.algorithm.rawValue):\(hash.nix32)"
         }
-        if info.narHash.algorithm == .sha256, let ca = fixed(.recursive, info.narHash) { return ca }
         guard info.narSize <= Self.contentAddressProbeLimit else { return nil }
         let absolute = self.store.layout.absolute(path)
         if let status = try? HostPath.status(absolute), status.type == .regular,

@@ -27,8 +27,9 @@ extension LocalStore {
 
     /// The signatures added to `info`'s path since it was registered, sorted.
     public func signatures(of info: ValidPathInfo) -> [String] {
-        guard let directory = signaturesDirectory(),
-              let file = try? directory.open(at: Array(info.path.baseName.utf8), [.readOnly, .noFollow]),
+        let name = Array(info.path.baseName.utf8)
+        guard let directory = signaturesDirectory(), signatureListing.mayContain(name, in: directory),
+              let file = try? directory.open(at: name, [.readOnly, .noFollow]),
               let bytes = try? file.readAll() else { return [] }
         let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
         guard lines.first == signatureStamp(info) else { return [] }
