@@ -92,10 +92,20 @@ public final class Builder: @unchecked Sendable {
 
     /// Waits until the chroots and build trees of finished builds are deleted (they are
     /// removed in the background so results reach the client sooner), spares included
-    /// (SpareDirectories). Call before exiting.
-    public static func waitForCleanup() {
+    /// (SpareDirectories). Call before exiting. `handOnSpares`: a daemon worker leaves some
+    /// for the next worker instead.
+    public static func waitForCleanup(handOnSpares: Bool = false) {
         Janitor.shared.waitUntilIdle()
-        SpareDirectories.shared.removeAll()
+        SpareDirectories.shared.removeAll(handOn: handOnSpares)
+    }
+
+    /// A worker waiting for its client: a chroot skeleton (if builds use a chroot) and a build
+    /// tree made or claimed ahead (SpareDirectories.prepare).
+    public static func prepareSpares(storeDirectory: String, settings: BuildSettings) {
+        if settings.useChroot { SpareDirectories.shared.prepare(.chroot, in: storeDirectory) }
+        if let temporary = try? HostPath.canonical(settings.temporaryDirectory) {
+            SpareDirectories.shared.prepare(.buildTree, in: temporary)
+        }
     }
 
     /// Interrupts the running request from another thread (client hang-up): kills every

@@ -96,6 +96,67 @@ struct BuildTests {
         #expect(shell("ls -a '\(f.root)/tmp' '\(f.root)/store' | grep -c -e trash -e chroot -e stray") == nil)
     }
 
+    /// A daemon worker serves one connection: at its exit its spares wait in
+    /// `.cloister-spares` (0700) and the next worker's build claims them, still re-checked and
+    /// emptied: nothing the earlier builder left reaches it.
+    @Test(arguments: Mode.allCases)
+    func sparesPassToTheNextWorker(_ mode: Mode) throws {
+        let f = try BuildFixture()
+        let s = try settings(f, mode)
+        let dirty = try f.derivation("dirty-handed-on", script: """
+            mkdir $out; echo junk > $NIX_BUILD_TOP/junk
+            echo stray > $NIX_STORE/zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz-stray
+            """)
+        #expect(Builder(store: f.store, settings: s).build([.derivation(dirty)])[0].status == .built)
+        Janitor.shared.waitUntilIdle()
+        let top = try HostPath.canonical(f.root + "/tmp")
+        let store = f.root + "/store"
+        let before = try spareInodes(top, store)
+        Builder.waitForCleanup(handOnSpares: true)
+        #expect(SpareDirectories.shared.names(.chroot, in: store).isEmpty)
+        func shared(_ directory: String) -> [String] {
+            shell("ls '\(directory)/.cloister-spares'")?.split(separator: "\n").map(String.init) ?? []
+        }
+        #expect(shared(store).count == 1 && shared(store).allSatisfy { $0.hasPrefix("chroot-") })
+        #expect(shared(top).count == 1 && shared(top).allSatisfy { $0.hasPrefix("tree-") })
+        #expect(shell("stat -c %a '\(store)/.cloister-spares' '\(top)/.cloister-spares'") == "700\n700\n")
+
+        let clean = try f.derivation("clean-handed-on", script: """
+            mkdir $out; ls -a $NIX_BUILD_TOP > $out/tree; ls -a $NIX_STORE | grep -c stray > $out/stray
+            true
+            """)
+        let result = Builder(store: f.store, settings: s).build([.derivation(clean)])[0]
+        #expect(result.status == .built, "\(result.errorMessage)")
+        Janitor.shared.waitUntilIdle()
+        #expect(try spareInodes(top, store) == before)
+        #expect(shared(store).isEmpty && shared(top).isEmpty)
+        let out = f.absolute(try #require(f.output(clean)))
+        #expect(shell("cat '\(out)/tree'") == ".\n..\n")
+        #expect(shell("cat '\(out)/stray'") == "0\n")
+        Builder.waitForCleanup()
+    }
+
+    /// A spare worker makes its first build's chroot skeleton and build tree while it waits for
+    /// its client: the build then uses those very directories (and recycles them).
+    @Test(arguments: Mode.allCases)
+    func directoriesMadeAheadServeTheFirstBuild(_ mode: Mode) throws {
+        let f = try BuildFixture()
+        let s = try settings(f, mode)
+        let top = try HostPath.canonical(f.root + "/tmp")
+        let store = f.root + "/store"
+        Builder.prepareSpares(storeDirectory: store, settings: s)
+        let ahead = try spareInodes(top, store)
+        Builder.prepareSpares(storeDirectory: store, settings: s)
+        #expect(try spareInodes(top, store) == ahead, "one of each is enough")
+        let drv = try f.derivation("made-ahead", script: "mkdir $out; ls -a $NIX_BUILD_TOP > $out/tree")
+        let result = Builder(store: f.store, settings: s).build([.derivation(drv)])[0]
+        #expect(result.status == .built, "\(result.errorMessage)")
+        Janitor.shared.waitUntilIdle()
+        #expect(try spareInodes(top, store) == ahead)
+        #expect(shell("cat '\(f.absolute(try #require(f.output(drv))))/tree'") == ".\n..\n")
+        Builder.waitForCleanup()
+    }
+
     /// Inodes of the one spare build tree in `tmp` and the one spare chroot in `store`.
     func spareInodes(_ tmp: String, _ store: String) throws -> [UInt64] {
         let tree = SpareDirectories.shared.names(.buildTree, in: tmp)

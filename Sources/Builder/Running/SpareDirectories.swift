@@ -8,7 +8,12 @@
 /// `guix-build-…-N/top` in TMPDIR. The next build renames a spare into place and checks it
 /// exactly as a fresh one (type, owner, modes, `top` empty, `store` holding only mount points
 /// of earlier builds: see `empty`) before use; any surprise and it makes a fresh one. Spares
-/// belong to this process: `Builder.waitForCleanup()` deletes them, and any left by a crash are invalid store entries (GC) or dead TMPDIR trees.
+/// belong to this process; at exit a daemon worker hands up to `limit` per directory on to the
+/// next worker (each connection is a new process, so without this every build of a one-build
+/// session made and deleted its directories): they wait in `<directory>/.cloister-spares`
+/// (0700, the daemon's, checked before each use), and a worker claims one by renaming it to
+/// its private name (atomic: two workers never get the same). `Builder.waitForCleanup()`
+/// deletes the rest; any left by a crash are invalid store entries (GC) or dead TMPDIR trees.
 import LinuxSystem
 
 final class SpareDirectories: @unchecked Sendable {
@@ -22,13 +27,70 @@ final class SpareDirectories: @unchecked Sendable {
     // Guarded by `lock`: (directory path, name) of each spare, by kind.
     private var spares: [Kind: [(directory: String, name: [UInt8])]] = [:]
 
+    /// The directory where spares wait between worker processes.
+    static let sharedName = ".cloister-spares"
+
     /// A spare of `kind` in `directory` (a path), now owned by the caller, if there is one: the
-    /// latest (a chroot's kept mount points are likeliest to be the next build's).
+    /// latest (a chroot's kept mount points are likeliest to be the next build's), else one an
+    /// earlier worker handed on.
     func take(_ kind: Kind, in directory: String) -> [UInt8]? {
-        lock.withLock {
+        let own = lock.withLock { () -> [UInt8]? in
             guard let index = spares[kind]?.lastIndex(where: { $0.directory == directory }) else { return nil }
             return spares[kind]?.remove(at: index).name
         }
+        return own ?? claimShared(kind, in: directory)
+    }
+
+    private static func prefix(_ kind: Kind) -> String { kind == .chroot ? "chroot-" : "tree-" }
+
+    /// `<directory>/.cloister-spares`, only if it is a real directory of ours that nobody
+    /// else may enter (it may sit in a shared TMPDIR); created when `create`.
+    private func sharedDirectory(_ parent: FileDescriptor, create: Bool) -> FileDescriptor? {
+        let name = Array(Self.sharedName.utf8)
+        if create { try? parent.makeDirectory(at: name, mode: 0o700) }
+        guard let fd = try? parent.openDirectory(at: name), let status = try? fd.status(),
+              status.type == .directory, status.owner == ProcessIdentity.effectiveUserID, status.permissions & 0o077 == 0
+        else { return nil }
+        return fd
+    }
+
+    /// Renames a handed-on spare of `kind` to a private name in `directory`.
+    private func claimShared(_ kind: Kind, in directory: String) -> [UInt8]? {
+        guard let parent = try? FileDescriptor.open(directory, [.readOnly, .directory]),
+              let shared = sharedDirectory(parent, create: false),
+              let names = try? shared.entryNames() else { return nil }
+        for name in names where name.starts(with: Array(Self.prefix(kind).utf8)) {
+            let mine = Array(".trash-build-\(ProcessIdentity.processID)-spare-\(UInt64.random(in: 0...UInt64.max))".utf8)
+            if (try? shared.renameNoReplace(at: name, to: parent, mine)) != nil { return mine }
+        }
+        return nil
+    }
+
+    /// Makes sure a spare of `kind` waits in `directory` (a canonical path) for this process's
+    /// first build: one an earlier worker handed on, else a new skeleton. A spare worker does
+    /// this while it waits for its client (at SCHED_IDLE), so a session's first build does not
+    /// make these directories on its critical path; unused, they are handed on at exit.
+    func prepare(_ kind: Kind, in directory: String) {
+        if !names(kind, in: directory).isEmpty { return }
+        if let claimed = claimShared(kind, in: directory) {
+            lock.withLock { spares[kind, default: []].append((directory, claimed)) }
+            return
+        }
+        guard let parent = try? FileDescriptor.open(directory, [.readOnly, .directory]) else { return }
+        let name = Array(".trash-build-\(ProcessIdentity.processID)-ahead-\(UInt64.random(in: 0...UInt64.max))".utf8)
+        do throws(SystemError) {
+            try parent.makeDirectory(at: name, mode: kind == .chroot ? 0o750 : 0o700)
+            let wrapper = try parent.openDirectory(at: name)
+            try wrapper.makeDirectory(at: Array("top".utf8), mode: kind == .chroot ? 0o750 : 0o700)
+            if kind == .chroot {
+                try wrapper.makeDirectory(at: Array("store".utf8), mode: 0o755)
+                try wrapper.open(at: Array(ChrootDirectory.stubName.utf8), [.writeOnly, .create, .exclusive, .noFollow], mode: 0o600).close()
+            }
+        } catch {
+            try? parent.removeTree(at: name)
+            return
+        }
+        recycle(kind, name, in: parent, directory: directory)
     }
 
     /// Names of the spares of `kind` in `directory` (tests).
@@ -48,14 +110,22 @@ final class SpareDirectories: @unchecked Sendable {
         lock.withLock { spares[kind, default: []].append((directory, name)) }
     }
 
-    /// Deletes every spare (at exit).
-    func removeAll() {
-        let all = lock.withLock { () -> [(directory: String, name: [UInt8])] in
+    /// Deletes every spare (at exit), or with `handOn` first moves up to `limit` per directory
+    /// and kind to `.cloister-spares` for the next worker.
+    func removeAll(handOn: Bool = false) {
+        let all = lock.withLock { () -> [(kind: Kind, directory: String, name: [UInt8])] in
             defer { spares.removeAll() }
-            return spares.values.flatMap { $0 }
+            return spares.flatMap { kind, list in list.map { (kind, $0.directory, $0.name) } }
         }
         for spare in all {
-            try? FileDescriptor.open(spare.directory, [.readOnly, .directory]).removeTree(at: spare.name)
+            guard let parent = try? FileDescriptor.open(spare.directory, [.readOnly, .directory]) else { continue }
+            if handOn, let shared = sharedDirectory(parent, create: true),
+               let names = try? shared.entryNames(),
+               names.count { $0.starts(with: Array(Self.prefix(spare.kind).utf8)) } < Self.limit {
+                let name = Array((Self.prefix(spare.kind) + "\(ProcessIdentity.processID)-\(UInt64.random(in: 0...UInt64.max))").utf8)
+                if (try? parent.renameNoReplace(at: spare.name, to: shared, name)) != nil { continue }
+            }
+            try? parent.removeTree(at: spare.name)
         }
     }
 

@@ -41,6 +41,13 @@ extension DaemonConfiguration {
 
 extension DaemonServer {
     /// A worker process whose client is gone: chroots and build trees still queued for
-    /// deletion, and spare ones kept for reuse, go before it exits (the client is not waiting).
-    func finishBuilds() { Builder.waitForCleanup() }
+    /// deletion go before it exits (the client is not waiting); spare ones are handed on to
+    /// the next worker (SpareDirectories).
+    func finishBuilds() { Builder.waitForCleanup(handOnSpares: true) }
+
+    /// A spare waiting for its client makes its first build's directories ahead (or claims
+    /// those an earlier worker handed on).
+    func prepareBuilds(storeDirectory: String) {
+        Builder.prepareSpares(storeDirectory: storeDirectory, settings: configuration.buildSettings)
+    }
 }

@@ -244,7 +244,8 @@ extension LocalStore {
         var found: [[UInt8]] = []
         for name in names {
             let text = String(decoding: name, as: UTF8.self)
-            if text == ".links" || text == "trash" { continue }
+            // `.cloister-spares`: emptied chroot skeletons a daemon worker handed on to the next.
+            if text == ".links" || text == "trash" || text == ".cloister-spares" { continue }
             let full = layout.storePath + "/" + text
             if tempRoots.contains(full) { continue }
             if text.hasSuffix(".lock") || text.hasSuffix(".chroot") {
