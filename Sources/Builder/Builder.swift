@@ -101,7 +101,15 @@ public final class Builder: @unchecked Sendable {
 
     /// A worker waiting for its client: a chroot skeleton (if builds use a chroot) and a build
     /// tree made or claimed ahead (SpareDirectories.prepare).
-    public static func prepareSpares(storeDirectory: String, settings: BuildSettings) {
+    public static func prepareSpares(storeDirectory: String, stateDirectory: String, logDirectory: String, settings: BuildSettings) {
+        // A build's new files: its outputs' lock files, this process's temp-roots file, its log
+        // file and maybe the log's `drvs/XX` (SpareInodes).
+        SpareInodes(directory: storeDirectory).prepare(.file, count: 2)
+        SpareInodes(directory: stateDirectory).prepare(.file, count: 1)
+        if settings.keepLog {
+            SpareInodes(directory: logDirectory + "/drvs").prepare(.file, count: 1)
+            SpareInodes(directory: logDirectory + "/drvs").prepare(.directory, count: 1)
+        }
         if settings.useChroot { SpareDirectories.shared.prepare(.chroot, in: storeDirectory) }
         if let temporary = try? HostPath.canonical(settings.temporaryDirectory) {
             SpareDirectories.shared.prepare(.buildTree, in: temporary)

@@ -144,15 +144,30 @@ struct BuildTests {
         let s = try settings(f, mode)
         let top = try HostPath.canonical(f.root + "/tmp")
         let store = f.root + "/store"
-        Builder.prepareSpares(storeDirectory: store, settings: s)
-        let ahead = try spareInodes(top, store)
-        Builder.prepareSpares(storeDirectory: store, settings: s)
-        #expect(try spareInodes(top, store) == ahead, "one of each is enough")
         let drv = try f.derivation("made-ahead", script: "mkdir $out; ls -a $NIX_BUILD_TOP > $out/tree")
+        let layout = f.store.layout
+        let logs = layout.logDirectory + "/drvs"
+        try HostPath.makeDirectories(logs)
+        func prepare() {
+            Builder.prepareSpares(storeDirectory: store, stateDirectory: layout.stateDirectory, logDirectory: layout.logDirectory, settings: s)
+        }
+        prepare()
+        let ahead = try spareInodes(top, store)
+        func spareFiles(_ directory: String) -> [String] {
+            shell("ls -i '\(directory)/.cloister-spares' | grep file- | sort")?.split(separator: "\n").map(String.init) ?? []
+        }
+        let logSpares = spareFiles(logs), storeSpares = spareFiles(store)
+        #expect(logSpares.count == 1 && storeSpares.count == 2 && spareFiles(layout.stateDirectory).count == 1)
+        prepare()
+        #expect(try spareInodes(top, store) == ahead && spareFiles(logs) == logSpares, "topped up, not made again")
         let result = Builder(store: f.store, settings: s).build([.derivation(drv)])[0]
         #expect(result.status == .built, "\(result.errorMessage)")
         Janitor.shared.waitUntilIdle()
         #expect(try spareInodes(top, store) == ahead)
+        // The log file is the spare file, and the lock file came from the store's spares.
+        let log = try #require(BuildLogFile.find(logDirectory: layout.logDirectory, drvPath: drv))
+        #expect(logSpares.first?.split(separator: " ").first.map(String.init) == shell("stat -c %i '\(log)'")?.dropLast().description)
+        #expect(spareFiles(logs).isEmpty && spareFiles(store).count == 1, "\(spareFiles(store))")
         #expect(shell("cat '\(f.absolute(try #require(f.output(drv))))/tree'") == ".\n..\n")
         Builder.waitForCleanup()
     }

@@ -3,6 +3,7 @@
 /// O_CREAT|O_TRUNC 0644; directories made as needed. Clients look for `.gz`, `.bz2`, plain.
 import CZlib
 import LinuxSystem
+import LocalStore
 import StoreFormats
 
 public final class BuildLogFile {
@@ -27,11 +28,15 @@ public final class BuildLogFile {
         let base = Self.basePath(logDirectory: logDirectory, drvPath: drvPath)
         path = base + compression.suffix
         do {
-            do {
-                fd = try FileDescriptor.open(path, [.writeOnly, .create, .truncate, .noFollow], mode: 0o644)
-            } catch where error.errno == .noSuchFile {
-                try HostPath.makeDirectories(String(base[..<(base.lastIndex(of: "/") ?? base.endIndex)]))
-                fd = try FileDescriptor.open(path, [.writeOnly, .create, .truncate, .noFollow], mode: 0o644)
+            if let spare = Self.spareFile(logDirectory: logDirectory, path: path) {
+                fd = spare
+            } else {
+                do {
+                    fd = try FileDescriptor.open(path, [.writeOnly, .create, .truncate, .noFollow], mode: 0o644)
+                } catch where error.errno == .noSuchFile {
+                    try HostPath.makeDirectories(String(base[..<(base.lastIndex(of: "/") ?? base.endIndex)]))
+                    fd = try FileDescriptor.open(path, [.writeOnly, .create, .truncate, .noFollow], mode: 0o644)
+                }
             }
         } catch { throw .system(error) }
         switch compression {
@@ -41,6 +46,21 @@ public final class BuildLogFile {
         }
     }
 
+
+    /// A new log file (and `drvs/XX`) from the spares a worker made ahead (SpareInodes), if
+    /// there are some and the file does not exist yet.
+    static func spareFile(logDirectory: String, path: String) -> FileDescriptor? {
+        let drvs = logDirectory + "/drvs"
+        let spares = SpareInodes(directory: drvs)
+        let parts = path.dropFirst(drvs.count + 1).split(separator: "/").map { Array($0.utf8) }
+        guard parts.count == 2, let drvsFD = try? FileDescriptor.open(drvs, [.readOnly, .directory]) else { return nil }
+        var directory = try? drvsFD.openDirectory(at: parts[0])
+        if directory == nil, spares.take(.directory, as: parts[0], in: drvsFD, mode: 0o755).taken {
+            directory = try? drvsFD.openDirectory(at: parts[0])
+        }
+        guard let directory else { return nil }
+        return spares.take(.file, as: parts[1], in: directory, mode: 0o644, flags: [.writeOnly]).file
+    }
 
     public func write(_ bytes: ArraySlice<UInt8>) throws(BuildError) {
         do { try compressor.write(bytes, to: fd) } catch { throw .system(error) }

@@ -66,7 +66,7 @@ struct DerivationBuild {
         // Output locks: a second build of the same derivation (any thread or process) waits
         // here, then finds the outputs valid.
         let held: PathLocks?
-        do { held = try PathLocks.lock(absolutes, wait: true) } catch { throw .store(error) }
+        do { held = try PathLocks.lock(absolutes, wait: true, spares: SpareInodes(directory: plan.storeDirectory.path)) } catch { throw .store(error) }
         guard let locks = held else { throw .misc("cannot lock the outputs of `\(drvText)'") }
         defer { locks.release() }
         timer.mark("lock")

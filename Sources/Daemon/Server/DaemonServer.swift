@@ -147,7 +147,8 @@ public final class DaemonServer: @unchecked Sendable {
         // Rehearse unless a client already waits (a worker started for a waiting connection).
         if case .success(let opened) = store, let waiting = try? pollReadable([channel], timeoutMilliseconds: 0), waiting == [false] {
             WorkerWarmUp.run(store: opened, configuration: configuration)
-            prepareBuilds(storeDirectory: opened.layout.storePath)
+            prepareBuilds(storeDirectory: opened.layout.storePath, stateDirectory: opened.layout.stateDirectory,
+                          logDirectory: opened.layout.logDirectory)
         }
         let received = (try? DescriptorChannel.receive(channel)) ?? nil
         // From here on a session runs: it finishes even if the daemon dies meanwhile, as a

@@ -47,7 +47,8 @@ extension DaemonServer {
 
     /// A spare waiting for its client makes its first build's directories ahead (or claims
     /// those an earlier worker handed on).
-    func prepareBuilds(storeDirectory: String) {
-        Builder.prepareSpares(storeDirectory: storeDirectory, settings: configuration.buildSettings)
+    func prepareBuilds(storeDirectory: String, stateDirectory: String, logDirectory: String) {
+        Builder.prepareSpares(storeDirectory: storeDirectory, stateDirectory: stateDirectory, logDirectory: logDirectory,
+                              settings: configuration.buildSettings)
     }
 }

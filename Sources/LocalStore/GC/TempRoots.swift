@@ -24,6 +24,13 @@ final class TempRootsFile {
         (fd, path) = try Self.creation.withLock { () throws(SystemError) in try Self.create(layout) }
     }
 
+    /// A spare file of the state directory renamed to `path` (SpareInodes), if there is one.
+    private static func spareFile(_ layout: StoreLayout, _ path: String) -> FileDescriptor? {
+        guard let directory = try? FileDescriptor.open(layout.tempRootsDirectory, [.readOnly, .directory]) else { return nil }
+        let name = Array(path.dropFirst(layout.tempRootsDirectory.count + 1).utf8)
+        return SpareInodes(directory: layout.stateDirectory).take(.file, as: name, in: directory, mode: 0o600).file
+    }
+
     private static func create(_ layout: StoreLayout) throws(SystemError) -> (FileDescriptor, String) {
         let base = layout.tempRootsFile(pid: ProcessIdentity.processID)
         var path = base
@@ -41,7 +48,8 @@ final class TempRootsFile {
                 continue
             }
             do { try FileDescriptor.currentDirectory.remove(at: Array(path.utf8)) } catch where error.errno == .noSuchFile {}
-            let fd = try FileDescriptor.open(path, [.readWrite, .create], mode: 0o600)
+            let fd: FileDescriptor
+            if let spare = Self.spareFile(layout, path) { fd = spare } else { fd = try FileDescriptor.open(path, [.readWrite, .create], mode: 0o600) }
             try gcLock.close()
             try fd.lock(.read, wait: true)
             // A collector may have removed the file between our open and lock (it thought us

@@ -14,14 +14,18 @@ public final class PathLocks {
     public var deleteOnRelease = false
 
     /// Locks every path in `paths` (absolute, without `.lock`). With `wait` false, returns nil
-    /// if any is held elsewhere (locks taken so far are released).
-    public static func lock(_ paths: some Sequence<String>, wait: Bool = true) throws(LocalStoreError) -> PathLocks? {
+    /// if any is held elsewhere (locks taken so far are released). A missing lock file in
+    /// `spares`' directory is one of its spare files renamed into place (SpareInodes).
+    public static func lock(_ paths: some Sequence<String>, wait: Bool = true, spares: SpareInodes? = nil) throws(LocalStoreError) -> PathLocks? {
         let locks = PathLocks()
         for path in Set(paths).sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
             let lockPath = path + ".lock"
             do {
                 while true {
-                    let fd = try FileDescriptor.open(lockPath, [.readWrite, .create], mode: 0o600)
+                    let fd: FileDescriptor
+                    if let spare = spareLockFile(lockPath, spares) { fd = spare } else {
+                        fd = try FileDescriptor.open(lockPath, [.readWrite, .create], mode: 0o600)
+                    }
                     guard try fd.lock(.write, wait: wait) else {
                         locks.release()
                         return nil
@@ -36,6 +40,13 @@ public final class PathLocks {
             }
         }
         return locks
+    }
+
+    /// A spare file renamed to `lockPath` if that is in `spares`' directory and does not exist.
+    private static func spareLockFile(_ lockPath: String, _ spares: SpareInodes?) -> FileDescriptor? {
+        guard let spares, let slash = lockPath.lastIndex(of: "/"), lockPath[..<slash] == spares.directory,
+              let parent = try? FileDescriptor.open(spares.directory, [.readOnly, .directory]) else { return nil }
+        return spares.take(.file, as: Array(lockPath[lockPath.index(after: slash)...].utf8), in: parent, mode: 0o600).file
     }
 
     /// Releases every lock (idempotent); with `deleteOnRelease`, marks each stale and unlinks it.
@@ -56,7 +67,7 @@ public final class PathLocks {
 extension LocalStore {
     /// Locks the `.lock` files of store paths (for the daemon's build and substitution goals).
     public func lockPaths(_ paths: [StorePath], wait: Bool = true) throws(LocalStoreError) -> PathLocks? {
-        try PathLocks.lock(paths.map(absolute), wait: wait)
+        try PathLocks.lock(paths.map(absolute), wait: wait, spares: SpareInodes(directory: layout.storePath))
     }
 }
 
