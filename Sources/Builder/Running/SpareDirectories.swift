@@ -66,31 +66,29 @@ final class SpareDirectories: @unchecked Sendable {
         return nil
     }
 
-    /// Makes sure a spare of `kind` waits in `directory` (a canonical path) for this process's
-    /// first build: one an earlier worker handed on, else a new skeleton. A spare worker does
-    /// this while it waits for its client (at SCHED_IDLE), so a session's first build does not
-    /// make these directories on its critical path; unused, they are handed on at exit.
+    /// Makes sure a spare of `kind` waits in `directory`'s `.cloister-spares` (a canonical
+    /// path): one an earlier worker handed on, else a new skeleton made there now. A spare
+    /// worker does this while it waits for its client (at SCHED_IDLE), so a session's first
+    /// build claims it (`take`) instead of making these directories on its critical path.
+    /// It waits in the shared directory, not under a name of this process: the collector
+    /// leaves that directory alone, and any worker may use it.
     func prepare(_ kind: Kind, in directory: String) {
-        if !names(kind, in: directory).isEmpty { return }
-        if let claimed = claimShared(kind, in: directory) {
-            lock.withLock { spares[kind, default: []].append((directory, claimed)) }
-            return
-        }
-        guard let parent = try? FileDescriptor.open(directory, [.readOnly, .directory]) else { return }
-        let name = Array(".trash-build-\(ProcessIdentity.processID)-ahead-\(UInt64.random(in: 0...UInt64.max))".utf8)
+        guard let parent = try? FileDescriptor.open(directory, [.readOnly, .directory]),
+              let shared = sharedDirectory(parent, create: true), let names = try? shared.entryNames() else { return }
+        let prefix = Array(Self.prefix(kind).utf8)
+        if names.contains(where: { $0.starts(with: prefix) }) { return }
+        let name = prefix + Array("\(ProcessIdentity.processID)-ahead-\(UInt64.random(in: 0...UInt64.max))".utf8)
         do throws(SystemError) {
-            try parent.makeDirectory(at: name, mode: kind == .chroot ? 0o750 : 0o700)
-            let wrapper = try parent.openDirectory(at: name)
+            try shared.makeDirectory(at: name, mode: kind == .chroot ? 0o750 : 0o700)
+            let wrapper = try shared.openDirectory(at: name)
             try wrapper.makeDirectory(at: Array("top".utf8), mode: kind == .chroot ? 0o750 : 0o700)
             if kind == .chroot {
                 try wrapper.makeDirectory(at: Array("store".utf8), mode: 0o755)
                 try wrapper.open(at: Array(ChrootDirectory.stubName.utf8), [.writeOnly, .create, .exclusive, .noFollow], mode: 0o600).close()
             }
         } catch {
-            try? parent.removeTree(at: name)
-            return
+            try? shared.removeTree(at: name)
         }
-        recycle(kind, name, in: parent, directory: directory)
     }
 
     /// Names of the spares of `kind` in `directory` (tests).
