@@ -15,6 +15,7 @@
 /// its private name (atomic: two workers never get the same). `Builder.waitForCleanup()`
 /// deletes the rest; any left by a crash are invalid store entries (GC) or dead TMPDIR trees.
 import LinuxSystem
+import LocalStore
 
 final class SpareDirectories: @unchecked Sendable {
     static let shared = SpareDirectories()
@@ -27,8 +28,6 @@ final class SpareDirectories: @unchecked Sendable {
     // Guarded by `lock`: (directory path, name) of each spare, by kind.
     private var spares: [Kind: [(directory: String, name: [UInt8])]] = [:]
 
-    /// The directory where spares wait between worker processes.
-    static let sharedName = ".cloister-spares"
 
     /// A spare of `kind` in `directory` (a path), now owned by the caller, if there is one: the
     /// latest (a chroot's kept mount points are likeliest to be the next build's), else one an
@@ -43,15 +42,8 @@ final class SpareDirectories: @unchecked Sendable {
 
     private static func prefix(_ kind: Kind) -> String { kind == .chroot ? "chroot-" : "tree-" }
 
-    /// `<directory>/.cloister-spares`, only if it is a real directory of ours that nobody
-    /// else may enter (it may sit in a shared TMPDIR); created when `create`.
     private func sharedDirectory(_ parent: FileDescriptor, create: Bool) -> FileDescriptor? {
-        let name = Array(Self.sharedName.utf8)
-        if create { try? parent.makeDirectory(at: name, mode: 0o700) }
-        guard let fd = try? parent.openDirectory(at: name), let status = try? fd.status(),
-              status.type == .directory, status.owner == ProcessIdentity.effectiveUserID, status.permissions & 0o077 == 0
-        else { return nil }
-        return fd
+        SpareInodes.shared(in: parent, create: create)
     }
 
     /// Renames a handed-on spare of `kind` to a private name in `directory`.

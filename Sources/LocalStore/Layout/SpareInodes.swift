@@ -18,7 +18,7 @@ public struct SpareInodes: Sendable {
 
     /// The directory entries are renamed into (the store directory, the log directory's `drvs`).
     public let directory: String
-    static let sharedName: [UInt8] = Array(".cloister-spares".utf8)
+    public static let sharedName: [UInt8] = Array(".cloister-spares".utf8)
 
     public init(directory: String) { self.directory = directory }
 
@@ -81,8 +81,8 @@ public struct SpareInodes: Sendable {
     static func prefix(_ kind: Kind) -> [UInt8] { Array((kind == .file ? "file-" : "dir-").utf8) }
 
     /// `.cloister-spares` under `parent`, only if it is a real directory of ours nobody else
-    /// may enter.
-    static func shared(in parent: FileDescriptor, create: Bool) -> FileDescriptor? {
+    /// may enter (SpareDirectories keeps its skeletons there too).
+    public static func shared(in parent: FileDescriptor, create: Bool) -> FileDescriptor? {
         if create { try? parent.makeDirectory(at: sharedName, mode: 0o700) }
         guard let fd = try? parent.openDirectory(at: sharedName), let status = try? fd.status(),
               status.type == .directory, status.owner == ProcessIdentity.effectiveUserID, status.permissions & 0o077 == 0
