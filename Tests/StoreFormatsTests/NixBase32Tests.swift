@@ -62,6 +62,14 @@ struct NixBase32Tests {
                 #expect(text.utf8.allSatisfy { NixBase32.alphabet.contains($0) })
                 #expect(try NixBase32.decode(text) == bytes, "length \(length)")
                 #expect(try NixBase32.decode(text, byteCount: length) == bytes)
+                #expect(NixBase32.encodes(bytes, as: text))
+                if length > 0 {
+                    // Any one byte changed (or the text cut short) no longer matches.
+                    var other = bytes
+                    other[Int.random(in: 0..<length, using: &rng)] ^= 1 << UInt8.random(in: 0..<8, using: &rng)
+                    #expect(!NixBase32.encodes(other, as: text))
+                    #expect(!NixBase32.encodes(bytes, as: String(text.dropLast())))
+                }
             }
         }
     }

@@ -28,12 +28,17 @@ struct StorePathTests {
             case "source":
                 innerHash = try Hash(parsing: try c.string("nar_sha256"), algorithm: .sha256)
                 path = try store.makeFixedOutputPath(method: .recursive, hash: innerHash, name: name, references: references)
+                #expect(store.isFixedOutputPath(path, method: .recursive, hash: innerHash, references: references), "\(name)")
+                #expect(!store.isFixedOutputPath(path, method: .recursive, hash: innerHash, references: references, hasSelfReference: true))
+                #expect(!store.isFixedOutputPath(path, method: .flat, hash: innerHash, references: []))
                 innerType = references.map { $0.absolute(in: store) }.reduce("source") { $0 + ":" + $1 }
             case "fixed":
                 let algorithm = try HashAlgorithm(parsing: try c.string("algo"))
                 let recursive = try #require(c["recursive"] as? Bool)
                 let hash = try Hash(algorithm: algorithm, bytes: Vectors.hex(try c.string("hash_hex")))
                 path = try store.makeFixedOutputPath(method: recursive ? .recursive : .flat, hash: hash, name: name)
+                #expect(store.isFixedOutputPath(path, method: recursive ? .recursive : .flat, hash: hash), "\(name)")
+                #expect(!store.isFixedOutputPath(path, method: recursive ? .flat : .recursive, hash: hash))
                 if let preimage = c["fixed_preimage"] as? String {
                     #expect(preimage == "fixed:out:\(recursive ? "r:" : "")\(algorithm.rawValue):\(hash.base16):")
                     innerHash = Hasher.hash(.sha256, preimage)

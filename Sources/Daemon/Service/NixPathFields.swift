@@ -47,11 +47,12 @@ extension LocalStoreService {
     /// `fixed:r:sha256:<NAR hash>` if that is the address that makes the path (no I/O).
     func recursiveSHA256Address(of info: ValidPathInfo) -> String? {
         guard info.narHash.algorithm == .sha256 else { return nil }
-        let others = info.references.filter { $0 != info.path }.sorted()
-        guard let made = try? store.storeDirectory.makeFixedOutputPath(method: .recursive, hash: info.narHash, name: info.path.name,
-                                                                       references: others, hasSelfReference: others.count != info.references.count),
-              made == info.path else { return nil }
-        return "fixed:r:sha256:\(info.narHash.nix32)"
+        let others = Array(info.references.filter { $0 != info.path })
+        // Compared with the hash part as is: no StorePath is built for the candidate (the
+        // fingerprint puts the references in order).
+        guard store.storeDirectory.isFixedOutputPath(info.path, method: .recursive, hash: info.narHash, references: others,
+                                                     hasSelfReference: others.count != info.references.count) else { return nil }
+        return ContentAddress.fixed(.recursive, info.narHash).description
     }
 
     /// The address that reproduces the path, probing its contents for the other kinds (the
@@ -62,9 +63,9 @@ extension LocalStoreService {
         let others = info.references.filter { $0 != path }.sorted()
         let selfReference = others.count != info.references.count
         func fixed(_ method: IngestionMethod, _ hash: Hash) -> String? {
-            guard let made = try? store.makeFixedOutputPath(method: method, hash: hash, name: path.name, references: others,
-                                                            hasSelfReference: selfReference), made == path else { return nil }
-            return "fixed:\(method.prefix)\(hash.algorithm.rawValue):\(hash.nix32)"
+            // Compared with the hash part as is: no StorePath is built for the candidate.
+            guard store.isFixedOutputPath(path, method: method, hash: hash, references: others, hasSelfReference: selfReference) else { return nil }
+            return ContentAddress.fixed(method, hash).description
         }
         guard info.narSize <= Self.contentAddressProbeLimit else { return nil }
         let absolute = self.store.layout.absolute(path)

@@ -120,7 +120,7 @@ public final class SQLiteDatabase {
         }
     }
 
-    private func statement(_ sql: String) throws(LocalStoreError) -> SQLiteStatement {
+    func statement(_ sql: String) throws(LocalStoreError) -> SQLiteStatement {
         if let cached = cache[sql] { return cached }
         var stmt: OpaquePointer?
         let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
@@ -141,13 +141,18 @@ public final class SQLiteDatabase {
 
     /// Runs a query, calling `row` for each result row.
     func query(_ sql: String, _ values: [SQLiteValue] = [], row: (SQLiteStatement) throws(LocalStoreError) -> Void) throws(LocalStoreError) {
-        let stmt = try statement(sql)
+        try query(try statement(sql), values, row: row)
+    }
+
+    /// Runs a statement the caller holds (a hot query skips the cache lookup, which hashes the
+    /// whole SQL text each time).
+    func query(_ stmt: SQLiteStatement, _ values: [SQLiteValue], row: (SQLiteStatement) throws(LocalStoreError) -> Void) throws(LocalStoreError) {
         try stmt.bind(values, db: handle)
         defer { sqlite3_reset(stmt.handle) }
         while true {
             let rc = sqlite3_step(stmt.handle)
             if rc == SQLITE_DONE { return }
-            guard rc == SQLITE_ROW else { throw Self.error(rc, db: handle, context: "querying \(sql)") }
+            guard rc == SQLITE_ROW else { throw Self.error(rc, db: handle, context: "querying \(stmt.sql)") }
             try row(stmt)
         }
     }

@@ -6,6 +6,8 @@ import StoreFormats
 final class StoreDatabase {
     let db: SQLiteDatabase
     let store: StoreDirectory
+    /// `queryPathInfo`'s statement, prepared on first use and held (the hottest query).
+    private var pathInfoStatement: SQLiteStatement?
 
     /// Opens `file`, creating the schema if `create`; applies guix-daemon's connection pragmas.
     /// `readOnly` (a store this user may not write) opens it for queries only and changes nothing.
@@ -71,10 +73,15 @@ final class StoreDatabase {
     func queryPathInfo(_ path: StorePath) throws(LocalStoreError) -> ValidPathInfo? {
         var row: (hash: String, time: Int64, deriver: String?, size: Int64)?
         var referenceTexts: [String] = []
-        try db.query("""
-            select v.hash, v.registrationTime, v.deriver, v.narSize, r.path from ValidPaths v \
-            left join Refs on Refs.referrer = v.id left join ValidPaths r on r.id = Refs.reference where v.path = ?
-            """, [absolute(path)]) { r in
+        let statement: SQLiteStatement
+        if let held = pathInfoStatement { statement = held } else {
+            statement = try db.statement("""
+                select v.hash, v.registrationTime, v.deriver, v.narSize, r.path from ValidPaths v \
+                left join Refs on Refs.referrer = v.id left join ValidPaths r on r.id = Refs.reference where v.path = ?
+                """)
+            pathInfoStatement = statement
+        }
+        try db.query(statement, [absolute(path)]) { r in
             if row == nil { row = (r.text(0) ?? "", r.integer(1), r.isNull(2) ? nil : r.text(2), r.isNull(3) ? 0 : r.integer(3)) }
             if !r.isNull(4), let text = r.text(4) { referenceTexts.append(text) }
         }

@@ -56,9 +56,10 @@ public struct Hash: Hashable, Sendable, CustomStringConvertible {
     public init(parsing text: some StringProtocol, defaultAlgorithm: HashAlgorithm? = nil) throws(FormatError) {
         // `sha256:<base16>`, the database's form, read on every path-info query: one pass.
         let fast: [UInt8]? = text.utf8.withContiguousStorageIfAvailable { b -> [UInt8]? in
-            let prefix = "sha256:".utf8
-            guard b.count == prefix.count + 64, b.starts(with: prefix) else { return nil }
-            return Base16.decode(UnsafeBufferPointer(rebasing: b[prefix.count...]))
+            // Byte comparisons (a generic `starts(with:)` over a UTF8View costs more than the decode).
+            guard b.count == 7 + 64, b[0] == UInt8(ascii: "s"), b[1] == UInt8(ascii: "h"), b[2] == UInt8(ascii: "a"),
+                  b[3] == UInt8(ascii: "2"), b[4] == UInt8(ascii: "5"), b[5] == UInt8(ascii: "6"), b[6] == UInt8(ascii: ":") else { return nil }
+            return Base16.decode(UnsafeBufferPointer(rebasing: b[7...]))
         } ?? nil
         if let fast {
             self.init(algorithm: .sha256, unchecked: fast)
@@ -114,23 +115,28 @@ public enum Base16 {
 
     static func decode(_ chars: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         guard chars.count % 2 == 0 else { return nil }
-        var out = [UInt8]()
-        out.reserveCapacity(chars.count / 2)
-        var i = 0
-        while i < chars.count {
-            guard let hi = value(chars[i]), let lo = value(chars[i + 1]) else { return nil }
-            out.append(hi << 4 | lo)
-            i += 2
+        let count = chars.count / 2
+        var valid = true
+        // Written in place, checked once at the end (the database's hashes are read per query).
+        let out = [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+            for i in 0..<count {
+                let hi = value(chars[2 * i]), lo = value(chars[2 * i + 1])
+                if hi | lo > 0x0F { valid = false }
+                out[i] = hi &<< 4 | lo & 0x0F
+            }
+            initialized = count
         }
-        return out
+        return valid ? out : nil
     }
 
-    private static func value(_ c: UInt8) -> UInt8? {
+    /// The digit's value, 0xFF if `c` is not a hexadecimal digit.
+    @inline(__always)
+    private static func value(_ c: UInt8) -> UInt8 {
         switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-        default: nil
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c &- UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c &- UInt8(ascii: "a") &+ 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): c &- UInt8(ascii: "A") &+ 10
+        default: 0xFF
         }
     }
 }

@@ -27,17 +27,49 @@ public enum NixBase32 {
     static func encode(_ input: UnsafeBufferPointer<UInt8>) -> String {
         let length = encodedLength(input.count)
         return String(unsafeUninitializedCapacity: length) { out in
-            alphabet.withUnsafeBufferPointer { alphabet in
-                for k in 0..<length {
-                    let bit = k * 5
-                    let i = bit >> 3
-                    let j = bit & 7
-                    var digit = Int(input[i]) >> j
-                    if i + 1 < input.count { digit |= Int(input[i + 1]) << (8 - j) }
-                    out[length - 1 - k] = alphabet[digit & 0x1F]
-                }
-            }
+            write(input, to: out.baseAddress!)
             return length
+        }
+    }
+
+    /// Whether `text` is the encoding of `bytes` (no string is built: store-path checks
+    /// compare a computed digest with a path's hash part).
+    static func encodes(_ bytes: [UInt8], as text: String) -> Bool {
+        bytes.withUnsafeBufferPointer { encodes($0, as: text) }
+    }
+
+    static func encodes(_ input: UnsafeBufferPointer<UInt8>, as text: String) -> Bool {
+        let length = encodedLength(input.count)
+        var text = text
+        return text.withUTF8 { chars in
+            guard chars.count == length else { return false }
+            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: length) { scratch in
+                write(input, to: scratch.baseAddress!)
+                for i in 0..<length where scratch[i] != chars[i] { return false }
+                return true
+            }
+        }
+    }
+
+    /// Writes the `encodedLength(input.count)` characters encoding `input` at `out`. Five input
+    /// bytes (40 bits, zeros past the end) give eight digits: one shift per digit instead of
+    /// two bytes read and combined.
+    static func write(_ input: UnsafeBufferPointer<UInt8>, to out: UnsafeMutablePointer<UInt8>) {
+        let length = encodedLength(input.count)
+        alphabet.withUnsafeBufferPointer { alphabet in
+            var k = 0
+            var i = 0
+            while k < length {
+                var chunk: UInt64 = 0
+                for j in 0..<min(5, input.count - i) { chunk |= UInt64(input[i + j]) << (8 * UInt64(j)) }
+                let digits = min(8, length - k)
+                for d in 0..<digits {
+                    out[length - 1 - k - d] = alphabet[Int(truncatingIfNeeded: chunk & 0x1F)]
+                    chunk >>= 5
+                }
+                k += digits
+                i += 5
+            }
         }
     }
 

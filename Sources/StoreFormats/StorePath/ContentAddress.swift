@@ -18,9 +18,25 @@ public enum ContentAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
+        // Written into one string in place (interpolating or appending the pieces costs several
+        // times more; Nix path-info replies carry one address per path).
+        let hash = self.hash
+        var head = ""
         switch self {
-        case .text(let hash): "text:\(hash.prefixedNix32)"
-        case .fixed(let method, let hash): "fixed:\(method.prefix)\(hash.prefixedNix32)"
+        case .text: head = "text:"
+        case .fixed(let method, _): head = method == .recursive ? "fixed:r:" : "fixed:"
+        }
+        head += hash.algorithm.rawValue
+        head += ":"
+        let digits = NixBase32.encodedLength(hash.bytes.count)
+        return String(unsafeUninitializedCapacity: head.utf8.count + digits) { out in
+            var head = head
+            let n = head.withUTF8 { bytes in
+                UnsafeMutableRawPointer(out.baseAddress!).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+                return bytes.count
+            }
+            hash.bytes.withUnsafeBufferPointer { NixBase32.write($0, to: out.baseAddress! + n) }
+            return n + digits
         }
     }
 

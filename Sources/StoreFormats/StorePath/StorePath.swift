@@ -73,10 +73,15 @@ public struct StorePath: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// Parses an absolute path directly inside `storeDirectory`.
     public init(parsing path: some StringProtocol, in storeDirectory: StoreDirectory, rules: StorePathName.Rules = .nix) throws(FormatError) {
+        var directory = storeDirectory.path
         let fast: StorePath? = path.utf8.withContiguousStorageIfAvailable { bytes -> StorePath? in
-            let prefix = storeDirectory.path.utf8
-            guard bytes.count > prefix.count + 1, bytes.starts(with: prefix), bytes[prefix.count] == UInt8(ascii: "/") else { return nil }
-            return Self.validBaseName(UnsafeBufferPointer(rebasing: bytes[(prefix.count + 1)...]), rules: rules)
+            // Byte by byte over both buffers (a generic `starts(with:)` over a UTF8View costs
+            // more than the rest of the parse).
+            directory.withUTF8 { prefix -> StorePath? in
+                guard bytes.count > prefix.count + 1, bytes[prefix.count] == UInt8(ascii: "/") else { return nil }
+                for i in 0..<prefix.count where bytes[i] != prefix[i] { return nil }
+                return Self.validBaseName(UnsafeBufferPointer(rebasing: bytes[(prefix.count + 1)...]), rules: rules)
+            }
         } ?? nil
         if let fast {
             self = fast
@@ -119,14 +124,25 @@ public struct StorePath: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// The absolute path in `storeDirectory`.
     public func absolute(in storeDirectory: StoreDirectory) -> String {
-        var text = ""
-        text.reserveCapacity(storeDirectory.path.utf8.count + Self.hashPartLength + 2 + name.utf8.count)
-        text += storeDirectory.path
-        text += "/"
-        text += hashPart
-        text += "-"
-        text += name
-        return text
+        // Copied into one string in place: appending five pieces costs several times more, and
+        // every database query on a path builds this.
+        var pieces = (storeDirectory.path, hashPart, name)
+        let total = pieces.0.utf8.count + pieces.1.utf8.count + pieces.2.utf8.count + 2
+        return String(unsafeUninitializedCapacity: total) { out in
+            var at = 0
+            func put(_ text: inout String) {
+                text.withUTF8 { bytes in
+                    UnsafeMutableRawPointer(out.baseAddress! + at).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+                    at += bytes.count
+                }
+            }
+            put(&pieces.0)
+            out[at] = UInt8(ascii: "/"); at += 1
+            put(&pieces.1)
+            out[at] = UInt8(ascii: "-"); at += 1
+            put(&pieces.2)
+            return at
+        }
     }
 
     public var isDerivation: Bool { name.hasSuffix(".drv") }

@@ -2,6 +2,7 @@
 ///
 ///     fingerprint = type ":sha256:" base16(innerHash) ":" storeDir ":" name
 ///     path        = storeDir "/" nix32(xorFold20(sha256(fingerprint))) "-" name
+import CGcrypt
 extension StoreDirectory {
     /// The fingerprint string whose SHA-256, folded to 20 bytes, is the path's hash part.
     public func fingerprint(type: String, innerHash: Hash, name: String) -> String {
@@ -10,24 +11,86 @@ extension StoreDirectory {
 
     /// makeStorePath: `innerHash` must be a SHA-256.
     public func makeStorePath(type: String, innerHash: Hash, name: String, rules: StorePathName.Rules = .nix) throws(FormatError) -> StorePath {
+        try makeStorePath(fingerprint: try fingerprintBytes(type: type, innerHash: innerHash, name: name), name: name, rules: rules)
+    }
+
+    private func makeStorePath(fingerprint: [UInt8], name: String, rules: StorePathName.Rules) throws(FormatError) -> StorePath {
+        try StorePath(digest: Self.foldedDigest(fingerprint), name: name, rules: rules)
+    }
+
+    /// The fingerprint's bytes, built in place: `type`, then `:<reference>` for each of
+    /// `references` in byte order (a C++ std::set of full paths) and `:self`, then
+    /// `:sha256:<base16 innerHash>:<storeDir>:<name>`. (This runs per path-info query for Nix's
+    /// `ca`: one exact allocation, pieces copied whole.)
+    func fingerprintBytes(type: String, references: [StorePath] = [], selfReference: Bool = false,
+                          innerHash: Hash, name: String) throws(FormatError) -> [UInt8] {
         guard innerHash.algorithm == .sha256 else {
             throw .invalidHash(innerHash.prefixedBase16, reason: "store path inner hashes are SHA-256")
         }
-        // The fingerprint's bytes built in place (this runs per path-info query for Nix's `ca`).
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(type.utf8.count + 9 + 2 * innerHash.bytes.count + path.utf8.count + name.utf8.count)
-        bytes.append(contentsOf: type.utf8)
-        bytes.append(contentsOf: ":sha256:".utf8)
-        for byte in innerHash.bytes {
-            bytes.append(Base16.digits[Int(byte >> 4)])
-            bytes.append(Base16.digits[Int(byte & 0x0F)])
+        // One store directory and fixed-length hash parts: StorePath order is full-path byte order.
+        let sorted = references.count > 1 ? references.sorted() : references
+        var total = type.utf8.count + (selfReference ? 5 : 0) + 8 + 2 * innerHash.bytes.count + 1 + path.utf8.count + 1 + name.utf8.count
+        for reference in sorted { total += 1 + path.utf8.count + 1 + StorePath.hashPartLength + 1 + reference.name.utf8.count }
+        var directory = path
+        return [UInt8](unsafeUninitializedCapacity: total) { out, initialized in
+            var at = 0
+            func put(_ byte: UInt8) { out[at] = byte; at += 1 }
+            func put(_ text: String) {
+                var text = text
+                text.withUTF8 { bytes in
+                    UnsafeMutableRawPointer(out.baseAddress! + at).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+                    at += bytes.count
+                }
+            }
+            directory.withUTF8 { directory in
+                func putDirectory() {
+                    UnsafeMutableRawPointer(out.baseAddress! + at).copyMemory(from: directory.baseAddress!, byteCount: directory.count)
+                    at += directory.count
+                }
+                put(type)
+                for reference in sorted {
+                    put(UInt8(ascii: ":"))
+                    putDirectory()
+                    put(UInt8(ascii: "/"))
+                    put(reference.hashPart)
+                    put(UInt8(ascii: "-"))
+                    put(reference.name)
+                }
+                if selfReference { put(":self") }
+                put(":sha256:")
+                Base16.digits.withUnsafeBufferPointer { digits in
+                    for byte in innerHash.bytes {
+                        put(digits[Int(byte >> 4)])
+                        put(digits[Int(byte & 0x0F)])
+                    }
+                }
+                put(UInt8(ascii: ":"))
+                putDirectory()
+                put(UInt8(ascii: ":"))
+                put(name)
+            }
+            initialized = at
         }
-        bytes.append(UInt8(ascii: ":"))
-        bytes.append(contentsOf: path.utf8)
-        bytes.append(UInt8(ascii: ":"))
-        bytes.append(contentsOf: name.utf8)
-        let digest = Hasher.hash(.sha256, bytes)
-        return try StorePath(digest: Self.compress(digest.bytes, to: StorePath.digestSize), name: name, rules: rules)
+    }
+
+    /// SHA-256 of `fingerprint`, XOR-folded to the 20 bytes of a hash part.
+    static func foldedDigest(_ fingerprint: [UInt8]) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: StorePath.digestSize) { out, initialized in
+            fold(fingerprint) { folded in out.baseAddress!.initialize(from: folded.baseAddress!, count: folded.count) }
+            initialized = StorePath.digestSize
+        }
+    }
+
+    /// Passes the folded SHA-256 of `fingerprint` to `body`, on the stack.
+    private static func fold<R>(_ fingerprint: [UInt8], _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32 + StorePath.digestSize) { scratch in
+            let sha256 = scratch.baseAddress!
+            let folded = sha256 + 32
+            fingerprint.withUnsafeBufferPointer { cg_md_hash(HashAlgorithm.sha256.gcryptAlgorithm, $0.baseAddress, $0.count, sha256) }
+            folded.initialize(from: sha256, count: StorePath.digestSize)
+            for i in StorePath.digestSize..<32 { folded[i - StorePath.digestSize] ^= sha256[i] }
+            return body(UnsafeBufferPointer(start: folded, count: StorePath.digestSize))
+        }
     }
 
     /// XOR-fold a digest to `size` bytes (Nix's compressHash).
@@ -37,15 +100,10 @@ extension StoreDirectory {
         return out
     }
 
-    private static func typeWithReferences(_ type: String, _ references: [StorePath], in store: StoreDirectory) -> String {
-        // References enter as full paths in byte order (a C++ std::set).
-        let sorted = references.map { $0.absolute(in: store) }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        return sorted.reduce(type) { $0 + ":" + $1 }
-    }
-
     /// A text object (`.drv`, `builtins.toFile`, addTextToStore), §2.3.
     public func makeTextPath(name: String, contentHash: Hash, references: [StorePath], rules: StorePathName.Rules = .nix) throws(FormatError) -> StorePath {
-        try makeStorePath(type: Self.typeWithReferences("text", references, in: self), innerHash: contentHash, name: name, rules: rules)
+        try makeStorePath(fingerprint: try fingerprintBytes(type: "text", references: references, innerHash: contentHash, name: name),
+                          name: name, rules: rules)
     }
 
     /// A text object from its contents.
@@ -55,16 +113,31 @@ extension StoreDirectory {
 
     /// A content-addressed object, §2.4. Only recursive SHA-256 may have references.
     public func makeFixedOutputPath(method: IngestionMethod, hash: Hash, name: String, references: [StorePath] = [], hasSelfReference: Bool = false, rules: StorePathName.Rules = .nix) throws(FormatError) -> StorePath {
+        try makeStorePath(fingerprint: try fixedOutputFingerprint(method: method, hash: hash, name: name, references: references,
+                                                                  hasSelfReference: hasSelfReference),
+                          name: name, rules: rules)
+    }
+
+    /// Whether `makeFixedOutputPath` with these inputs and `path`'s name gives `path`, without
+    /// building that StorePath: the folded digest is compared with `path`'s hash part as is.
+    /// (Nix path-info queries ask this of every path, for its `ca`.)
+    public func isFixedOutputPath(_ path: StorePath, method: IngestionMethod, hash: Hash, references: [StorePath] = [],
+                                  hasSelfReference: Bool = false) -> Bool {
+        guard let fingerprint = try? fixedOutputFingerprint(method: method, hash: hash, name: path.name, references: references,
+                                                            hasSelfReference: hasSelfReference) else { return false }
+        return Self.fold(fingerprint) { NixBase32.encodes($0, as: path.hashPart) }
+    }
+
+    private func fixedOutputFingerprint(method: IngestionMethod, hash: Hash, name: String, references: [StorePath],
+                                        hasSelfReference: Bool) throws(FormatError) -> [UInt8] {
         if method == .recursive && hash.algorithm == .sha256 {
-            var type = Self.typeWithReferences("source", references, in: self)
-            if hasSelfReference { type += ":self" }
-            return try makeStorePath(type: type, innerHash: hash, name: name, rules: rules)
+            return try fingerprintBytes(type: "source", references: references, selfReference: hasSelfReference, innerHash: hash, name: name)
         }
         guard references.isEmpty && !hasSelfReference else {
             throw .invalidStorePath(name, reason: "only recursive SHA-256 objects may have references")
         }
         let preimage = "fixed:out:\(method.prefix)\(hash.algorithm.rawValue):\(hash.base16):"
-        return try makeStorePath(type: "output:out", innerHash: Hasher.hash(.sha256, preimage), name: name, rules: rules)
+        return try fingerprintBytes(type: "output:out", innerHash: Hasher.hash(.sha256, preimage), name: name)
     }
 
     /// The path of output `outputName` of a derivation named `derivationName` whose masked

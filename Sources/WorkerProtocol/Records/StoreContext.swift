@@ -46,7 +46,7 @@ extension WireReader {
 extension WireWriter {
     public func writeStorePath(_ path: StorePath, _ context: StoreContext) throws(WorkerProtocolError) {
         // `context.render(path)`, written piece by piece.
-        try writeString(concatenating: context.storeDirectory.path, "/", path.hashPart, "-", path.name)
+        try writeStorePathText(context.storeDirectory.path, path.hashPart, path.name)
     }
 
     public func writeOptionalStorePath(_ path: StorePath?, _ context: StoreContext) throws(WorkerProtocolError) {

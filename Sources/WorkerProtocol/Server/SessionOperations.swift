@@ -2,8 +2,11 @@ import StoreFormats
 
 /// One request, served: trust checks, the service call, the reply (formats.md §6.6).
 extension ServerSession {
+    /// The session's log for long operations; made where one is needed (a closure context is
+    /// an allocation, and most requests never log).
+    var logSink: LogSink { { [unowned self] message throws(WorkerProtocolError) in try self.log(message) } }
+
     func perform(_ request: WorkerRequest, _ v: Negotiated, _ ctx: StoreContext) throws {
-        let logSink: LogSink = { [unowned self] message throws(WorkerProtocolError) in try self.log(message) }
         let trusted = client.trusted
         func paths(_ list: [StorePath]) -> [String] { list.sorted().map(ctx.render) }
         func info(_ path: StorePath) throws -> PathInfoRecord {

@@ -11,7 +11,9 @@
 public final class WireReader {
     public let source: ByteSource
     public var limits: WireLimits
-    private var buffer: [UInt8]
+    /// Owned by the reader, not an array: each access to an array property is a dynamically
+    /// checked exclusive access, and a request reads a dozen primitives.
+    private let buffer: UnsafeMutableRawBufferPointer
     private var start = 0
     private var end = 0
     /// Bytes consumed through this reader so far.
@@ -20,8 +22,10 @@ public final class WireReader {
     public init(_ source: ByteSource, limits: WireLimits = .default, bufferSize: Int = 32 * 1024) {
         self.source = source
         self.limits = limits
-        self.buffer = [UInt8](repeating: 0, count: max(bufferSize, 64))
+        self.buffer = .allocate(byteCount: max(bufferSize, 64), alignment: 8)
     }
+
+    deinit { buffer.deallocate() }
 
     /// Bytes already buffered but not yet consumed.
     public var buffered: Int { end - start }
@@ -32,15 +36,11 @@ public final class WireReader {
         if end == buffer.count {
             // Compact: move the unread tail to the front.
             let n = end - start
-            buffer.withUnsafeMutableBytes { raw in
-                raw.baseAddress!.copyMemory(from: raw.baseAddress! + start, byteCount: n)
-            }
+            buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + start, byteCount: n)
             start = 0
             end = n
         }
-        let got = try withMutableBytes(&buffer) { (raw: UnsafeMutableRawBufferPointer) throws(WorkerProtocolError) in
-            try source.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[end...]))
-        }
+        let got = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[end...]))
         end += got
         return got > 0
     }
@@ -64,9 +64,7 @@ public final class WireReader {
             guard try fill() else { return 0 }
         }
         let n = min(out.count, end - start)
-        buffer.withUnsafeBytes { raw in
-            out.baseAddress!.copyMemory(from: raw.baseAddress! + start, byteCount: n)
-        }
+        out.baseAddress!.copyMemory(from: buffer.baseAddress! + start, byteCount: n)
         start += n
         offset += UInt64(n)
         return n
@@ -92,10 +90,7 @@ public final class WireReader {
         while end - start < 8 {
             if !(try fill()) { throw .endOfStream(offset: offset + UInt64(end - start), wanted: 8 - (end - start)) }
         }
-        var value: UInt64 = 0
-        buffer.withUnsafeBytes { raw in
-            value = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: start, as: UInt64.self))
-        }
+        let value = UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: start, as: UInt64.self))
         start += 8
         offset += 8
         return value
@@ -137,9 +132,29 @@ public final class WireReader {
 
     /// A padded string that must be UTF-8 text.
     public func readString(_ field: String, limit: UInt64) throws(WorkerProtocolError) -> String {
+        if let text = readBufferedString(limit: limit) { return text }
         let at = offset
         let bytes = try readByteString(field, limit: limit)
         guard let text = String(validating: bytes, as: UTF8.self) else { throw .invalidUTF8(field: field, offset: at) }
+        return text
+    }
+
+    /// The common case of `readString` without an intermediate array: the whole padded
+    /// string is already buffered, within `limit`, zero-padded and UTF-8; it is validated in
+    /// place. Anything else returns nil having consumed nothing (the caller takes the long
+    /// way, which reports the error at the right offset).
+    private func readBufferedString(limit: UInt64) -> String? {
+        guard end - start >= 8 else { return nil }
+        let length = UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: start, as: UInt64.self))
+        guard length <= limit, length <= UInt64(end - start - 8) else { return nil }
+        let n = Int(length)
+        let padded = (n + 7) & ~7
+        guard padded <= end - start - 8 else { return nil }
+        let body = start + 8
+        for i in (body + n)..<(body + padded) where buffer[i] != 0 { return nil }
+        guard let text = String(validating: UnsafeRawBufferPointer(rebasing: buffer[body..<(body + n)]), as: UTF8.self) else { return nil }
+        start = body + padded
+        offset += UInt64(8 + padded)
         return text
     }
 

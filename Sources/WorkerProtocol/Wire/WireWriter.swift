@@ -5,27 +5,68 @@
 /// as the value fits 32 bits (formats.md §1.2, "Guix quirk").
 public final class WireWriter {
     public let sink: ByteSink
-    private var buffer: [UInt8] = []
+    /// The pending bytes, `count` of `allocated`, owned by the writer. Not an array: every
+    /// append to an array property is a dynamically checked exclusive access plus a uniqueness
+    /// check, and a path-info reply makes a dozen appends. As an array did, it grows to take
+    /// a whole piece and is flushed once it holds `capacity` bytes (so the sink sees the same
+    /// writes: a tunnel sink makes one message of each).
+    private var buffer: UnsafeMutablePointer<UInt8>
+    private var count = 0
+    private var allocated: Int
     private let capacity: Int
 
     public init(_ sink: ByteSink, bufferSize: Int = 32 * 1024) {
         self.sink = sink
         self.capacity = bufferSize
-        buffer.reserveCapacity(bufferSize)
+        allocated = max(bufferSize, 64)
+        buffer = .allocate(capacity: allocated)
     }
 
+    deinit { buffer.deallocate() }
+
     public func flush() throws(WorkerProtocolError) {
-        guard !buffer.isEmpty else { return }
-        try withBytes(buffer) { (raw: UnsafeRawBufferPointer) throws(WorkerProtocolError) in try sink.write(raw) }
-        buffer.removeAll(keepingCapacity: true)
+        guard count > 0 else { return }
+        try sink.write(UnsafeRawBufferPointer(start: buffer, count: count))
+        count = 0
     }
 
     private func maybeFlush() throws(WorkerProtocolError) {
-        if buffer.count >= capacity { try flush() }
+        if count >= capacity { try flush() }
+    }
+
+    /// Room for `n` more bytes (grows the buffer, keeping what is pending).
+    @inline(__always)
+    private func reserve(_ n: Int) {
+        if count + n > allocated { grow(count + n) }
+    }
+
+    private func grow(_ needed: Int) {
+        let size = max(needed, 2 * allocated)
+        let larger = UnsafeMutablePointer<UInt8>.allocate(capacity: size)
+        larger.initialize(from: buffer, count: count)
+        buffer.deallocate()
+        buffer = larger
+        allocated = size
+    }
+
+    /// Appends without flushing.
+    private func append(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        reserve(bytes.count)
+        UnsafeMutableRawPointer(buffer + count).copyMemory(from: base, byteCount: bytes.count)
+        count += bytes.count
+    }
+
+    private func append(byte: UInt8) {
+        reserve(1)
+        buffer[count] = byte
+        count += 1
     }
 
     public func writeU64(_ value: UInt64) throws(WorkerProtocolError) {
-        withUnsafeBytes(of: value.littleEndian) { buffer.append(contentsOf: $0) }
+        reserve(8)
+        UnsafeMutableRawPointer(buffer + count).storeBytes(of: value.littleEndian, as: UInt64.self)
+        count += 8
         try maybeFlush()
     }
 
@@ -38,7 +79,7 @@ public final class WireWriter {
             try sink.write(bytes)
             return
         }
-        buffer.append(contentsOf: bytes)
+        append(bytes)
         try maybeFlush()
     }
 
@@ -48,7 +89,11 @@ public final class WireWriter {
 
     public func writePadding(after length: Int) throws(WorkerProtocolError) {
         let pad = (8 - length % 8) % 8
-        if pad > 0 { buffer.append(contentsOf: repeatElement(0, count: pad)) }
+        if pad > 0 {
+            reserve(pad)
+            (buffer + count).initialize(repeating: 0, count: pad)
+            count += pad
+        }
         try maybeFlush()
     }
 
@@ -56,8 +101,8 @@ public final class WireWriter {
         try writeU64(UInt64(bytes.count))
         if bytes.count >= capacity {
             try writeRaw(Array(bytes))
-        } else {
-            buffer.append(contentsOf: bytes)
+        } else if bytes.withContiguousStorageIfAvailable({ append(UnsafeRawBufferPointer($0)) }) == nil {
+            Array(bytes).withUnsafeBytes { append($0) }
         }
         try writePadding(after: bytes.count)
     }
@@ -75,6 +120,22 @@ public final class WireWriter {
         try writePadding(after: total)
     }
 
+    /// `<directory>/<hashPart>-<name>`, a store path's text, from its pieces (no variadic array).
+    func writeStorePathText(_ directory: String, _ hashPart: String, _ name: String) throws(WorkerProtocolError) {
+        let total = directory.utf8.count + hashPart.utf8.count + name.utf8.count + 2
+        guard total < capacity else {
+            try writeString(concatenating: directory, "/", hashPart, "-", name)
+            return
+        }
+        try writeU64(UInt64(total))
+        appendUTF8(directory)
+        append(byte: UInt8(ascii: "/"))
+        appendUTF8(hashPart)
+        append(byte: UInt8(ascii: "-"))
+        appendUTF8(name)
+        try writePadding(after: total)
+    }
+
     public func writeString(_ text: String) throws(WorkerProtocolError) {
         let count = text.utf8.count
         guard count < capacity else {
@@ -89,7 +150,7 @@ public final class WireWriter {
     /// A string's bytes copied in one go (appending a `String.UTF8View` goes byte by byte).
     private func appendUTF8(_ text: String) {
         var text = text
-        text.withUTF8 { buffer.append(contentsOf: $0) }
+        text.withUTF8 { append(UnsafeRawBufferPointer($0)) }
     }
 
     public func writeStrings<S: Collection>(_ list: S) throws(WorkerProtocolError) where S.Element == String {
