@@ -47,7 +47,11 @@ extension LocalStoreService {
     /// `fixed:r:sha256:<NAR hash>` if that is the address that makes the path (no I/O).
     func recursiveSHA256Address(of info: ValidPathInfo) -> String? {
         guard info.narHash.algorithm == .sha256 else { return nil }
-        let others = Array(info.references.filter { $0 != info.path })
+        var others: [StorePath] = []
+        if !info.references.isEmpty {
+            others.reserveCapacity(info.references.count)
+            for reference in info.references where reference != info.path { others.append(reference) }
+        }
         // Compared with the hash part as is: no StorePath is built for the candidate (the
         // fingerprint puts the references in order).
         guard store.storeDirectory.isFixedOutputPath(info.path, method: .recursive, hash: info.narHash, references: others,

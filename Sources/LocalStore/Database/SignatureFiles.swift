@@ -27,9 +27,10 @@ extension LocalStore {
 
     /// The signatures added to `info`'s path since it was registered, sorted.
     public func signatures(of info: ValidPathInfo) -> [String] {
+        // The name is built only if the listing cannot say "no file" (with no signatures at all, never).
+        guard let directory = signaturesDirectory(), signatureListing.mayContain(Array(info.path.baseName.utf8), in: directory) else { return [] }
         let name = Array(info.path.baseName.utf8)
-        guard let directory = signaturesDirectory(), signatureListing.mayContain(name, in: directory),
-              let file = try? directory.open(at: name, [.readOnly, .noFollow]),
+        guard let file = try? directory.open(at: name, [.readOnly, .noFollow]),
               let bytes = try? file.readAll() else { return [] }
         let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
         guard lines.first == signatureStamp(info) else { return [] }

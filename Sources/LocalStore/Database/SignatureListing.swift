@@ -26,7 +26,7 @@ final class SignatureListing {
     init(now: @escaping () -> Int64 = { WallClock.secondsSinceEpoch }) { self.now = now }
 
     /// False only when `directory` surely has no entry `name`.
-    func mayContain(_ name: [UInt8], in directory: FileDescriptor) -> Bool {
+    func mayContain(_ name: @autoclosure () -> [UInt8], in directory: FileDescriptor) -> Bool {
         guard let status = try? directory.status() else { return true }
         let settled = now() - Self.settleSeconds
         guard status.modificationSeconds < settled && status.changeSeconds < settled else { return true }
@@ -37,6 +37,6 @@ final class SignatureListing {
             listedStatus = status
             listings += 1
         }
-        return names.contains(name)
+        return !names.isEmpty && names.contains(name())
     }
 }

@@ -90,10 +90,7 @@ public enum Base16 {
     public static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
         let direct: String? = bytes.withContiguousStorageIfAvailable { input in
             String(unsafeUninitializedCapacity: 2 * input.count) { out in
-                for (i, byte) in input.enumerated() {
-                    out[2 * i] = digits[Int(byte >> 4)]
-                    out[2 * i + 1] = digits[Int(byte & 0x0F)]
-                }
+                write(input, to: out.baseAddress!)
                 return 2 * input.count
             }
         }
@@ -105,6 +102,19 @@ public enum Base16 {
             out.append(digits[Int(byte & 0x0F)])
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Writes the `2 * input.count` lowercase digits of `input` at `out` (a wire writer puts a
+    /// NAR hash straight into its buffer, no string made).
+    public static func write(_ input: UnsafeBufferPointer<UInt8>, to out: UnsafeMutablePointer<UInt8>) {
+        digits.withUnsafeBufferPointer { digits in
+            var at = out
+            for byte in input {
+                at.initialize(to: digits[Int(byte &>> 4)])
+                (at + 1).initialize(to: digits[Int(byte & 0x0F)])
+                at += 2
+            }
+        }
     }
 
     /// Accepts either case; nil on odd length or a non-hex character.

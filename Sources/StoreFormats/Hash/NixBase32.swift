@@ -55,20 +55,34 @@ public enum NixBase32 {
     /// bytes (40 bits, zeros past the end) give eight digits: one shift per digit instead of
     /// two bytes read and combined.
     static func write(_ input: UnsafeBufferPointer<UInt8>, to out: UnsafeMutablePointer<UInt8>) {
-        let length = encodedLength(input.count)
+        let count = input.count
+        var left = encodedLength(count)
+        guard left > 0, let bytes = input.baseAddress else { return }
         alphabet.withUnsafeBufferPointer { alphabet in
-            var k = 0
+            // Digits go right to left; wrapping arithmetic: every index is in range by construction.
+            var at = out + left
             var i = 0
-            while k < length {
+            while left > 0 {
                 var chunk: UInt64 = 0
-                for j in 0..<min(5, input.count - i) { chunk |= UInt64(input[i + j]) << (8 * UInt64(j)) }
-                let digits = min(8, length - k)
-                for d in 0..<digits {
-                    out[length - 1 - k - d] = alphabet[Int(truncatingIfNeeded: chunk & 0x1F)]
-                    chunk >>= 5
+                if i &+ 5 <= count {
+                    chunk = UInt64(bytes[i]) | UInt64(bytes[i &+ 1]) &<< 8 | UInt64(bytes[i &+ 2]) &<< 16
+                        | UInt64(bytes[i &+ 3]) &<< 24 | UInt64(bytes[i &+ 4]) &<< 32
+                } else {
+                    var j = 0
+                    while i &+ j < count {
+                        chunk |= UInt64(bytes[i &+ j]) &<< UInt64(truncatingIfNeeded: 8 &* j)
+                        j &+= 1
+                    }
                 }
-                k += digits
-                i += 5
+                var digits = left < 8 ? left : 8
+                left &-= digits
+                while digits > 0 {
+                    at -= 1
+                    at.initialize(to: alphabet[Int(truncatingIfNeeded: chunk & 0x1F)])
+                    chunk &>>= 5
+                    digits &-= 1
+                }
+                i &+= 5
             }
         }
     }

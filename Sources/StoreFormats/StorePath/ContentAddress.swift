@@ -30,13 +30,9 @@ public enum ContentAddress: Hashable, Sendable, CustomStringConvertible {
         head += ":"
         let digits = NixBase32.encodedLength(hash.bytes.count)
         return String(unsafeUninitializedCapacity: head.utf8.count + digits) { out in
-            var head = head
-            let n = head.withUTF8 { bytes in
-                UnsafeMutableRawPointer(out.baseAddress!).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
-                return bytes.count
-            }
-            hash.bytes.withUnsafeBufferPointer { NixBase32.write($0, to: out.baseAddress! + n) }
-            return n + digits
+            let at = out.baseAddress!.copying(head)
+            hash.bytes.withUnsafeBufferPointer { NixBase32.write($0, to: at) }
+            return at + digits - out.baseAddress!
         }
     }
 

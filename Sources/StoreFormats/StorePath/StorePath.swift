@@ -11,14 +11,11 @@ public struct StorePath: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// `hash-name`, the path's last component.
     public var baseName: String {
-        // Appended, not interpolated: interpolation costs several times more, and path-info
-        // queries build these for every path they touch.
-        var text = ""
-        text.reserveCapacity(Self.hashPartLength + 1 + name.utf8.count)
-        text += hashPart
-        text += "-"
-        text += name
-        return text
+        // Copied into one string in place: interpolating or appending costs several times more,
+        // and path-info queries build these for every path they touch.
+        String(unsafeUninitializedCapacity: Self.hashPartLength + 1 + name.utf8.count) { out in
+            out.baseAddress!.copying(hashPart).copying(UInt8(ascii: "-")).copying(name) - out.baseAddress!
+        }
     }
     public var description: String { baseName }
 
@@ -126,22 +123,11 @@ public struct StorePath: Hashable, Comparable, Sendable, CustomStringConvertible
     public func absolute(in storeDirectory: StoreDirectory) -> String {
         // Copied into one string in place: appending five pieces costs several times more, and
         // every database query on a path builds this.
-        var pieces = (storeDirectory.path, hashPart, name)
-        let total = pieces.0.utf8.count + pieces.1.utf8.count + pieces.2.utf8.count + 2
+        let total = storeDirectory.path.utf8.count + Self.hashPartLength + 2 + name.utf8.count
         return String(unsafeUninitializedCapacity: total) { out in
-            var at = 0
-            func put(_ text: inout String) {
-                text.withUTF8 { bytes in
-                    UnsafeMutableRawPointer(out.baseAddress! + at).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
-                    at += bytes.count
-                }
-            }
-            put(&pieces.0)
-            out[at] = UInt8(ascii: "/"); at += 1
-            put(&pieces.1)
-            out[at] = UInt8(ascii: "-"); at += 1
-            put(&pieces.2)
-            return at
+            let end = out.baseAddress!.copying(storeDirectory.path).copying(UInt8(ascii: "/")).copying(hashPart)
+                .copying(UInt8(ascii: "-")).copying(name)
+            return end - out.baseAddress!
         }
     }
 

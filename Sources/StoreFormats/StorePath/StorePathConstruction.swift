@@ -31,45 +31,19 @@ extension StoreDirectory {
         let sorted = references.count > 1 ? references.sorted() : references
         var total = type.utf8.count + (selfReference ? 5 : 0) + 8 + 2 * innerHash.bytes.count + 1 + path.utf8.count + 1 + name.utf8.count
         for reference in sorted { total += 1 + path.utf8.count + 1 + StorePath.hashPartLength + 1 + reference.name.utf8.count }
-        var directory = path
+        let directory = path
         return [UInt8](unsafeUninitializedCapacity: total) { out, initialized in
-            var at = 0
-            func put(_ byte: UInt8) { out[at] = byte; at += 1 }
-            func put(_ text: String) {
-                var text = text
-                text.withUTF8 { bytes in
-                    UnsafeMutableRawPointer(out.baseAddress! + at).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
-                    at += bytes.count
-                }
+            var at = out.baseAddress!.copying(type)
+            for reference in sorted {
+                at = at.copying(UInt8(ascii: ":")).copying(directory).copying(UInt8(ascii: "/")).copying(reference.hashPart)
+                    .copying(UInt8(ascii: "-")).copying(reference.name)
             }
-            directory.withUTF8 { directory in
-                func putDirectory() {
-                    UnsafeMutableRawPointer(out.baseAddress! + at).copyMemory(from: directory.baseAddress!, byteCount: directory.count)
-                    at += directory.count
-                }
-                put(type)
-                for reference in sorted {
-                    put(UInt8(ascii: ":"))
-                    putDirectory()
-                    put(UInt8(ascii: "/"))
-                    put(reference.hashPart)
-                    put(UInt8(ascii: "-"))
-                    put(reference.name)
-                }
-                if selfReference { put(":self") }
-                put(":sha256:")
-                Base16.digits.withUnsafeBufferPointer { digits in
-                    for byte in innerHash.bytes {
-                        put(digits[Int(byte >> 4)])
-                        put(digits[Int(byte & 0x0F)])
-                    }
-                }
-                put(UInt8(ascii: ":"))
-                putDirectory()
-                put(UInt8(ascii: ":"))
-                put(name)
-            }
-            initialized = at
+            if selfReference { at = at.copying(":self") }
+            at = at.copying(":sha256:")
+            innerHash.bytes.withUnsafeBufferPointer { Base16.write($0, to: at) }
+            at += 2 * innerHash.bytes.count
+            at = at.copying(UInt8(ascii: ":")).copying(directory).copying(UInt8(ascii: ":")).copying(name)
+            initialized = at - out.baseAddress!
         }
     }
 

@@ -72,7 +72,7 @@ public struct PathInfoRecord: Hashable, Sendable {
     public func encode(to w: WireWriter, _ v: Negotiated, _ context: StoreContext, withPath: Bool) throws(WorkerProtocolError) {
         if withPath { try w.writeStorePath(path, context) }
         try w.writeOptionalStorePath(deriver, context)
-        try w.writeString(narHash.base16)
+        try w.writeBase16(narHash.bytes)
         try w.writeStorePathSet(references, context)
         try w.writeU64(registrationTime)
         try w.writeU64(narSize)

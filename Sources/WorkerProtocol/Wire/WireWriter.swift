@@ -3,6 +3,8 @@
 ///
 /// Everything is written as genuine u64, which Guix's 32-bit "integer" readers accept as long
 /// as the value fits 32 bits (formats.md §1.2, "Guix quirk").
+import StoreFormats
+
 public final class WireWriter {
     public let sink: ByteSink
     /// The pending bytes, `count` of `allocated`, owned by the writer. Not an array: every
@@ -134,6 +136,21 @@ public final class WireWriter {
         append(byte: UInt8(ascii: "-"))
         appendUTF8(name)
         try writePadding(after: total)
+    }
+
+    /// `bytes` as a string of lowercase hexadecimal, written straight into the buffer (a
+    /// path-info reply's NAR hash: no string is made for it).
+    public func writeBase16(_ bytes: [UInt8]) throws(WorkerProtocolError) {
+        let length = 2 * bytes.count
+        guard length < capacity else {
+            try writeString(Base16.encode(bytes))
+            return
+        }
+        try writeU64(UInt64(length))
+        reserve(length)
+        bytes.withUnsafeBufferPointer { Base16.write($0, to: buffer + count) }
+        count += length
+        try writePadding(after: length)
     }
 
     public func writeString(_ text: String) throws(WorkerProtocolError) {
