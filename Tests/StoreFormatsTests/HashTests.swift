@@ -13,6 +13,20 @@ struct HashTests {
          "2gs8k559z4rlahfx0y688s49m2vvszylcikrfinm30ly9rak69236nkam5ydvly1ai7xac99vxfc4ii84hawjbk876blyk1jfhkbbyx"),
     ]
 
+    /// Every byte in either digit position: only 0-9, a-f, A-F decode, to their value.
+    @Test func base16DecodesExactlyTheHexDigits() {
+        let digits = Array("0123456789abcdef".utf8)
+        for c in UInt8.min...UInt8.max {
+            let value = digits.firstIndex(of: c) ?? digits.firstIndex(of: c | 0x20).flatMap { c >= UInt8(ascii: "A") && c <= UInt8(ascii: "F") ? $0 : nil }
+            let high = Base16.decode(String(decoding: [c, UInt8(ascii: "0")], as: UTF8.self))
+            let low = Base16.decode(String(decoding: [UInt8(ascii: "1"), c], as: UTF8.self))
+            #expect(high == value.map { [UInt8($0) << 4] }, "byte \(c) high")
+            #expect(low == value.map { [0x10 | UInt8($0)] }, "byte \(c) low")
+        }
+        #expect(Base16.decode("abc") == nil)
+        #expect(Base16.decode("") == [])
+    }
+
     @Test func digestsOfAbcMatchTheVectors() throws {
         for (algorithm, hex, nix32) in Self.abc {
             let hash = Hasher.hash(algorithm, "abc")

@@ -42,6 +42,14 @@ final class SQLiteStatement {
         }
     }
 
+    /// One text parameter (hot lookups by path: no array of values).
+    func bind(text: String, db: OpaquePointer) throws(LocalStoreError) {
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+        let rc = text.withCString { sqlite3_bind_text(handle, 1, $0, -1, Self.transient) }
+        guard rc == SQLITE_OK else { throw SQLiteDatabase.error(rc, db: db, context: "binding \(sql)") }
+    }
+
     func integer(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
     func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
     func text(_ column: Int32) -> String? {
@@ -148,6 +156,16 @@ public final class SQLiteDatabase {
     /// whole SQL text each time).
     func query(_ stmt: SQLiteStatement, _ values: [SQLiteValue], row: (SQLiteStatement) throws(LocalStoreError) -> Void) throws(LocalStoreError) {
         try stmt.bind(values, db: handle)
+        try step(stmt, row: row)
+    }
+
+    /// `query` of a held statement with one text parameter.
+    func query(_ stmt: SQLiteStatement, text: String, row: (SQLiteStatement) throws(LocalStoreError) -> Void) throws(LocalStoreError) {
+        try stmt.bind(text: text, db: handle)
+        try step(stmt, row: row)
+    }
+
+    private func step(_ stmt: SQLiteStatement, row: (SQLiteStatement) throws(LocalStoreError) -> Void) throws(LocalStoreError) {
         defer { sqlite3_reset(stmt.handle) }
         while true {
             let rc = sqlite3_step(stmt.handle)

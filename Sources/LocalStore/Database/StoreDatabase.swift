@@ -81,7 +81,7 @@ final class StoreDatabase {
                 """)
             pathInfoStatement = statement
         }
-        try db.query(statement, [absolute(path)]) { r in
+        try db.query(statement, text: path.absolute(in: store)) { r in
             if row == nil { row = (r.text(0) ?? "", r.integer(1), r.isNull(2) ? nil : r.text(2), r.isNull(3) ? 0 : r.integer(3)) }
             if !r.isNull(4), let text = r.text(4) { referenceTexts.append(text) }
         }

@@ -54,18 +54,33 @@ public struct Hash: Hashable, Sendable, CustomStringConvertible {
     /// Parses `algo:digest` (any encoding) or SRI `algo-base64`; with `defaultAlgorithm`, a bare
     /// digest is accepted too.
     public init(parsing text: some StringProtocol, defaultAlgorithm: HashAlgorithm? = nil) throws(FormatError) {
-        // `sha256:<base16>`, the database's form, read on every path-info query: one pass.
-        let fast: [UInt8]? = text.utf8.withContiguousStorageIfAvailable { b -> [UInt8]? in
-            // Byte comparisons (a generic `starts(with:)` over a UTF8View costs more than the decode).
-            guard b.count == 7 + 64, b[0] == UInt8(ascii: "s"), b[1] == UInt8(ascii: "h"), b[2] == UInt8(ascii: "a"),
-                  b[3] == UInt8(ascii: "2"), b[4] == UInt8(ascii: "5"), b[5] == UInt8(ascii: "6"), b[6] == UInt8(ascii: ":") else { return nil }
-            return Base16.decode(UnsafeBufferPointer(rebasing: b[7...]))
-        } ?? nil
-        if let fast {
+        if let fast = text.utf8.withContiguousStorageIfAvailable({ Self.prefixedSHA256Base16($0) }) ?? nil {
             self.init(algorithm: .sha256, unchecked: fast)
             return
         }
-        let string = String(text)
+        try self.init(parsingSlowly: String(text), defaultAlgorithm: defaultAlgorithm)
+    }
+
+    /// The same for a String, without the generic's dispatch (the database's `hash` column is
+    /// read on every path-info query).
+    public init(parsing text: String, defaultAlgorithm: HashAlgorithm? = nil) throws(FormatError) {
+        var text = text
+        if let fast = text.withUTF8({ Self.prefixedSHA256Base16($0) }) {
+            self.init(algorithm: .sha256, unchecked: fast)
+            return
+        }
+        try self.init(parsingSlowly: text, defaultAlgorithm: defaultAlgorithm)
+    }
+
+    /// The digest of `sha256:<base16>`, the database's form, in one pass; nil for anything else.
+    private static func prefixedSHA256Base16(_ b: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        // Byte comparisons (a generic `starts(with:)` over a UTF8View costs more than the decode).
+        guard b.count == 7 + 64, b[0] == UInt8(ascii: "s"), b[1] == UInt8(ascii: "h"), b[2] == UInt8(ascii: "a"),
+              b[3] == UInt8(ascii: "2"), b[4] == UInt8(ascii: "5"), b[5] == UInt8(ascii: "6"), b[6] == UInt8(ascii: ":") else { return nil }
+        return Base16.decode(UnsafeBufferPointer(rebasing: b[7...]))
+    }
+
+    private init(parsingSlowly string: String, defaultAlgorithm: HashAlgorithm?) throws(FormatError) {
         if let colon = string.firstIndex(of: ":") {
             let algorithm = try HashAlgorithm(parsing: string[..<colon])
             try self.init(parsing: string[string.index(after: colon)...], algorithm: algorithm)
@@ -126,27 +141,30 @@ public enum Base16 {
     static func decode(_ chars: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         guard chars.count % 2 == 0 else { return nil }
         let count = chars.count / 2
-        var valid = true
-        // Written in place, checked once at the end (the database's hashes are read per query).
+        var invalid: UInt8 = 0
+        // Table lookups written in place and checked once at the end (the database's hashes are
+        // decoded per path-info query); wrapping arithmetic: indices are in range by construction.
         let out = [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
-            for i in 0..<count {
-                let hi = value(chars[2 * i]), lo = value(chars[2 * i + 1])
-                if hi | lo > 0x0F { valid = false }
-                out[i] = hi &<< 4 | lo & 0x0F
+            digitValues.withUnsafeBufferPointer { table in
+                var i = 0
+                while i < count {
+                    let hi = table[Int(chars[i &* 2])], lo = table[Int(chars[i &* 2 &+ 1])]
+                    invalid |= hi | lo
+                    out[i] = hi &<< 4 | lo & 0x0F
+                    i &+= 1
+                }
             }
             initialized = count
         }
-        return valid ? out : nil
+        // Digit values are below 16; 0xFF marks a non-digit.
+        return invalid > 0x0F ? nil : out
     }
 
-    /// The digit's value, 0xFF if `c` is not a hexadecimal digit.
-    @inline(__always)
-    private static func value(_ c: UInt8) -> UInt8 {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): c &- UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): c &- UInt8(ascii: "a") &+ 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): c &- UInt8(ascii: "A") &+ 10
-        default: 0xFF
-        }
-    }
+    /// Each byte's digit value (either case), 0xFF for a byte that is not a hexadecimal digit.
+    private static let digitValues: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (value, c) in "0123456789abcdef".utf8.enumerated() { table[Int(c)] = UInt8(value) }
+        for (value, c) in "ABCDEF".utf8.enumerated() { table[Int(c)] = UInt8(10 + value) }
+        return table
+    }()
 }

@@ -70,16 +70,7 @@ public struct StorePath: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// Parses an absolute path directly inside `storeDirectory`.
     public init(parsing path: some StringProtocol, in storeDirectory: StoreDirectory, rules: StorePathName.Rules = .nix) throws(FormatError) {
-        var directory = storeDirectory.path
-        let fast: StorePath? = path.utf8.withContiguousStorageIfAvailable { bytes -> StorePath? in
-            // Byte by byte over both buffers (a generic `starts(with:)` over a UTF8View costs
-            // more than the rest of the parse).
-            directory.withUTF8 { prefix -> StorePath? in
-                guard bytes.count > prefix.count + 1, bytes[prefix.count] == UInt8(ascii: "/") else { return nil }
-                for i in 0..<prefix.count where bytes[i] != prefix[i] { return nil }
-                return Self.validBaseName(UnsafeBufferPointer(rebasing: bytes[(prefix.count + 1)...]), rules: rules)
-            }
-        } ?? nil
+        let fast: StorePath? = path.utf8.withContiguousStorageIfAvailable { Self.validAbsolute(UnsafeRawBufferPointer($0), in: storeDirectory, rules: rules) } ?? nil
         if let fast {
             self = fast
             return
@@ -96,6 +87,24 @@ public struct StorePath: Hashable, Comparable, Sendable, CustomStringConvertible
             throw .invalidStorePath(text, reason: "not a top-level store path")
         }
         try self.init(baseName: String(decoding: rest, as: UTF8.self), rules: rules)
+    }
+
+    /// The store path the bytes of a valid absolute path directly inside `storeDirectory` name,
+    /// or nil when anything is off (then `init(parsing:in:rules:)` says what). Wire readers parse
+    /// a request's path from their buffer with this, making no String of the whole path; only
+    /// ASCII passes, so what passes is UTF-8 text.
+    public static func validAbsolute(_ bytes: UnsafeRawBufferPointer, in storeDirectory: StoreDirectory, rules: StorePathName.Rules) -> StorePath? {
+        let bytes = bytes.assumingMemoryBound(to: UInt8.self)
+        // Byte by byte over both buffers (a generic `starts(with:)` over a UTF8View costs more
+        // than the rest of the parse).
+        var directory = storeDirectory.path
+        let prefixMatches = directory.withUTF8 { prefix -> Bool in
+            guard bytes.count > prefix.count + 1, bytes[prefix.count] == UInt8(ascii: "/") else { return false }
+            for i in 0..<prefix.count where bytes[i] != prefix[i] { return false }
+            return true
+        }
+        guard prefixMatches else { return nil }
+        return validBaseName(UnsafeBufferPointer(rebasing: bytes[(storeDirectory.path.utf8.count + 1)...]), rules: rules)
     }
 
     private init(validHashPart: String, name: String) {

@@ -25,7 +25,12 @@ public struct StoreContext: Hashable, Sendable {
 
 extension WireReader {
     public func readStorePath(_ context: StoreContext, _ field: String = "store path") throws(WorkerProtocolError) -> StorePath {
-        try context.parse(try readShortString(field))
+        // The common case straight from the buffer (no String of the path); anything else the
+        // long way, which reports what is wrong.
+        if let path = readBuffered(limit: limits.shortString, { StorePath.validAbsolute($0, in: context.storeDirectory, rules: context.rules) }) {
+            return path
+        }
+        return try context.parse(try readShortString(field))
     }
 
     /// An optional store path: `""` means absent.

@@ -144,6 +144,12 @@ public final class WireReader {
     /// place. Anything else returns nil having consumed nothing (the caller takes the long
     /// way, which reports the error at the right offset).
     private func readBufferedString(limit: UInt64) -> String? {
+        readBuffered(limit: limit) { String(validating: $0, as: UTF8.self) }
+    }
+
+    /// `parse` of a string's bytes, when the whole padded string is buffered, within `limit` and
+    /// zero-padded and `parse` accepts it; otherwise nil, having consumed nothing.
+    func readBuffered<T>(limit: UInt64, _ parse: (UnsafeRawBufferPointer) -> T?) -> T? {
         guard end - start >= 8 else { return nil }
         let length = UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: start, as: UInt64.self))
         guard length <= limit, length <= UInt64(end - start - 8) else { return nil }
@@ -152,10 +158,10 @@ public final class WireReader {
         guard padded <= end - start - 8 else { return nil }
         let body = start + 8
         for i in (body + n)..<(body + padded) where buffer[i] != 0 { return nil }
-        guard let text = String(validating: UnsafeRawBufferPointer(rebasing: buffer[body..<(body + n)]), as: UTF8.self) else { return nil }
+        guard let value = parse(UnsafeRawBufferPointer(rebasing: buffer[body..<(body + n)])) else { return nil }
         start = body + padded
         offset += UInt64(8 + padded)
-        return text
+        return value
     }
 
     /// A short string (paths, names, hashes): `limits.shortString`.
