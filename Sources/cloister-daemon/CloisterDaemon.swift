@@ -47,6 +47,7 @@ enum CloisterDaemon {
                     workerEnvironment.removeValue(forKey: "LISTEN_FDS")
                     server.workerLaunch = (CommandLine.arguments, workerEnvironment)
                     if let text = environment["CLOISTER_SPARE_WORKERS"], let n = Int(text), (0...64).contains(n) { server.spareWorkers = n }
+                    server.idleSpares = environment["CLOISTER_IDLE_SPARES"] != "0"
                 }
                 try server.listen()
                 try server.run()

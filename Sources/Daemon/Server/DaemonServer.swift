@@ -73,7 +73,10 @@ public final class DaemonServer: @unchecked Sendable {
         _ = try LocalStore(configuration: storeConfiguration)
         // Signatures live here (LocalStore SignatureFiles); existing from the start, sessions hold it open.
         try? HostPath.makeDirectories(storeConfiguration.layout.signaturesDirectory)
-        let pool = workerLaunch.map { WorkerPool(size: spareWorkers, arguments: $0.arguments, environment: $0.environment, log: log) }
+        let pool = workerLaunch.map {
+            WorkerPool(size: spareWorkers, arguments: $0.arguments, environment: $0.environment,
+                       idleReplacements: idleSpares && SystemThread.canLeaveIdlePolicy(), log: log)
+        }
         defer { pool?.close() }
         pool?.refill()
         while !DaemonProcess.terminationRequested {
@@ -106,6 +109,9 @@ public final class DaemonServer: @unchecked Sendable {
     /// How many started, idle workers to keep ready (`CLOISTER_SPARE_WORKERS`; 0 starts each
     /// worker only when its connection arrives).
     public var spareWorkers = 2
+    /// Spares wait in SCHED_IDLE where that can be lifted (WorkerPool); CLOISTER_IDLE_SPARES=0
+    /// turns it off (measurements).
+    public var idleSpares = true
     /// How long a session may poll its client socket after a reply before blocking
     /// (ReplyPolling; `CLOISTER_REPLY_POLL_US`, 0 = never).
     public var replyPollMicroseconds = ReplyPolling.defaultMicroseconds
