@@ -42,11 +42,12 @@ final class SQLiteStatement {
         }
     }
 
-    /// One text parameter (hot lookups by path: no array of values).
-    func bind(text: String, db: OpaquePointer) throws(LocalStoreError) {
+    /// One text parameter that SQLite reads in place (SQLITE_STATIC: no copy); the caller keeps
+    /// `bytes` alive until it clears the bindings (hot lookups by path).
+    func bind(borrowing bytes: UnsafeBufferPointer<UInt8>, db: OpaquePointer) throws(LocalStoreError) {
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)
-        let rc = text.withCString { sqlite3_bind_text(handle, 1, $0, -1, Self.transient) }
+        let rc = bytes.withMemoryRebound(to: CChar.self) { sqlite3_bind_text(handle, 1, $0.baseAddress, Int32(bytes.count), nil) }
         guard rc == SQLITE_OK else { throw SQLiteDatabase.error(rc, db: db, context: "binding \(sql)") }
     }
 
@@ -159,10 +160,23 @@ public final class SQLiteDatabase {
         try step(stmt, row: row)
     }
 
-    /// `query` of a held statement with one text parameter.
+    /// `query` of a held statement with one (non-empty) text parameter, bound without a copy:
+    /// the binding is cleared before the text's bytes go out of scope.
     func query(_ stmt: SQLiteStatement, text: String, row: (SQLiteStatement) throws(LocalStoreError) -> Void) throws(LocalStoreError) {
-        try stmt.bind(text: text, db: handle)
-        try step(stmt, row: row)
+        // An empty buffer may have no address, which SQLite would bind as NULL.
+        guard !text.isEmpty else { return try query(stmt, [.text(text)], row: row) }
+        var text = text
+        let done: Result<Void, LocalStoreError> = text.withUTF8 { bytes in
+            defer { sqlite3_clear_bindings(stmt.handle) }
+            do throws(LocalStoreError) {
+                try stmt.bind(borrowing: bytes, db: handle)
+                try step(stmt, row: row)
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        try done.get()
     }
 
     private func step(_ stmt: SQLiteStatement, row: (SQLiteStatement) throws(LocalStoreError) -> Void) throws(LocalStoreError) {
