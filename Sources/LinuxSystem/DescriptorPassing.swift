@@ -25,23 +25,13 @@ public enum DescriptorChannel {
         var data = payload.isEmpty ? [0] : payload
         var control = [UInt8](repeating: 0, count: controlSize)
         let header = headerSize
-        let rc = data.withUnsafeMutableBytes { dataBytes in
-            control.withUnsafeMutableBytes { controlBytes in
-                let cmsg = controlBytes.baseAddress!.assumingMemoryBound(to: cmsghdr.self)
-                cmsg.pointee.cmsg_len = header + MemoryLayout<Int32>.size
-                cmsg.pointee.cmsg_level = SOL_SOCKET
-                cmsg.pointee.cmsg_type = Int32(SCM_RIGHTS)
-                controlBytes.storeBytes(of: descriptor.rawValue, toByteOffset: header, as: Int32.self)
-                var vector = iovec(iov_base: dataBytes.baseAddress, iov_len: dataBytes.count)
-                return withUnsafeMutablePointer(to: &vector) { v in
-                    var message = msghdr()
-                    message.msg_iov = v
-                    message.msg_iovlen = 1
-                    message.msg_control = controlBytes.baseAddress
-                    message.msg_controllen = controlBytes.count
-                    return retryingSize { Glibc.sendmsg(channel.rawValue, &message, Int32(MSG_NOSIGNAL)) }
-                }
-            }
+        let rc = withMessage(&data, &control) { message, controlBytes in
+            let cmsg = controlBytes.baseAddress!.assumingMemoryBound(to: cmsghdr.self)
+            cmsg.pointee.cmsg_len = header + MemoryLayout<Int32>.size
+            cmsg.pointee.cmsg_level = SOL_SOCKET
+            cmsg.pointee.cmsg_type = Int32(SCM_RIGHTS)
+            controlBytes.storeBytes(of: descriptor.rawValue, toByteOffset: header, as: Int32.self)
+            return retryingSize { Glibc.sendmsg(channel.rawValue, &message, Int32(MSG_NOSIGNAL)) }
         }
         if rc < 0 { throw SystemError("sendmsg", errno: .current) }
     }
@@ -53,25 +43,15 @@ public enum DescriptorChannel {
         var control = [UInt8](repeating: 0, count: controlSize)
         let header = headerSize
         var received: Int32 = -1
-        let n = data.withUnsafeMutableBytes { dataBytes in
-            control.withUnsafeMutableBytes { controlBytes in
-                var vector = iovec(iov_base: dataBytes.baseAddress, iov_len: dataBytes.count)
-                return withUnsafeMutablePointer(to: &vector) { v in
-                    var message = msghdr()
-                    message.msg_iov = v
-                    message.msg_iovlen = 1
-                    message.msg_control = controlBytes.baseAddress
-                    message.msg_controllen = controlBytes.count
-                    let n = retryingSize { Glibc.recvmsg(channel.rawValue, &message, Int32(MSG_CMSG_CLOEXEC)) }
-                    if n > 0, message.msg_controllen >= header + MemoryLayout<Int32>.size {
-                        let cmsg = controlBytes.baseAddress!.assumingMemoryBound(to: cmsghdr.self)
-                        if cmsg.pointee.cmsg_level == SOL_SOCKET && cmsg.pointee.cmsg_type == Int32(SCM_RIGHTS) {
-                            received = controlBytes.load(fromByteOffset: header, as: Int32.self)
-                        }
-                    }
-                    return n
+        let n = withMessage(&data, &control) { message, controlBytes in
+            let n = retryingSize { Glibc.recvmsg(channel.rawValue, &message, Int32(MSG_CMSG_CLOEXEC)) }
+            if n > 0, message.msg_controllen >= header + MemoryLayout<Int32>.size {
+                let cmsg = controlBytes.baseAddress!.assumingMemoryBound(to: cmsghdr.self)
+                if cmsg.pointee.cmsg_level == SOL_SOCKET && cmsg.pointee.cmsg_type == Int32(SCM_RIGHTS) {
+                    received = controlBytes.load(fromByteOffset: header, as: Int32.self)
                 }
             }
+            return n
         }
         if n < 0 { throw SystemError("recvmsg", errno: .current) }
         if n == 0 { return nil }
@@ -101,6 +81,24 @@ public enum DescriptorChannel {
     }
 
     /// Repeats a call interrupted by a signal (EINTR); the result and errno of the last try.
+    /// A one-buffer `msghdr` over `data` with `control` as its control area, for `body`.
+    private static func withMessage(_ data: inout [UInt8], _ control: inout [UInt8],
+                                    _ body: (inout msghdr, UnsafeMutableRawBufferPointer) -> Int) -> Int {
+        data.withUnsafeMutableBytes { dataBytes in
+            control.withUnsafeMutableBytes { controlBytes in
+                var vector = iovec(iov_base: dataBytes.baseAddress, iov_len: dataBytes.count)
+                return withUnsafeMutablePointer(to: &vector) { v in
+                    var message = msghdr()
+                    message.msg_iov = v
+                    message.msg_iovlen = 1
+                    message.msg_control = controlBytes.baseAddress
+                    message.msg_controllen = controlBytes.count
+                    return body(&message, controlBytes)
+                }
+            }
+        }
+    }
+
     private static func retryingSize(_ body: () -> Int) -> Int {
         while true {
             let n = body()

@@ -54,10 +54,10 @@ public struct SystemError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// Runs a libc call that returns -1 and sets errno on failure, retrying on EINTR.
-/// Every wrapper in this module goes through here or `retryingSize`.
+/// Runs a libc call that returns -1 and sets errno on failure, retrying on EINTR (an `int`
+/// or, as `retryingSize`, an `ssize_t` result). Every wrapper in this module goes through here.
 @inline(__always)
-func retrying(_ call: String, path: @autoclosure () -> String? = nil, _ body: () -> Int32) throws(SystemError) -> Int32 {
+func retrying<Result: BinaryInteger>(_ call: String, path: @autoclosure () -> String? = nil, _ body: () -> Result) throws(SystemError) -> Result {
     while true {
         let result = body()
         if result >= 0 { return result }
@@ -70,13 +70,7 @@ func retrying(_ call: String, path: @autoclosure () -> String? = nil, _ body: ()
 /// `retrying` for calls returning ssize_t (read, write, readlinkat).
 @inline(__always)
 func retryingSize(_ call: String, path: @autoclosure () -> String? = nil, _ body: () -> Int) throws(SystemError) -> Int {
-    while true {
-        let result = body()
-        if result >= 0 { return result }
-        let error = Errno.current
-        if error == .interrupted { continue }
-        throw SystemError(call, path: path(), errno: error)
-    }
+    try retrying(call, path: path(), body)
 }
 
 /// Runs `body` with `name` as a NUL-terminated C string. A name containing NUL cannot reach

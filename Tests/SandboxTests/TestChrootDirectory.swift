@@ -1,23 +1,28 @@
 import LinuxSystem
+import Sandbox
 
+/// Test support: the daemon makes its chroots in Builder (`Builder/Running/ChrootDirectory`,
+/// recycled and adapted to a tmpfs root); the sandbox tests build this plain one, as
+/// guix-daemon lays it out.
+///
 /// The on-disk root of a chroot build (guix-daemon.md §1.2, security.md SEC-09):
 /// `<drvPath>.chroot` (0750, the daemon's) holding `top` (0750; `root:<build group>` in pool
 /// mode), which becomes `/`. It lives in the store's directory so that outputs, built at
 /// `top<storeDir>/<name>`, can be renamed into the store — and only once canonicalised: until
 /// then the 0750 wrapper keeps every other user from reaching a setuid file a builder made.
-public struct ChrootDirectory: Sendable {
+struct ChrootDirectory: Sendable {
     /// Directory holding the store (the host location of the store directory).
-    public let parent: String
+    let parent: String
     /// `<drv base name>.chroot`.
-    public let name: String
+    let name: String
 
-    public var path: String { parent + "/" + name }
+    var path: String { parent + "/" + name }
     /// The directory that becomes `/` (`RootPlan.directory`).
-    public var root: String { path + "/top" }
+    var root: String { path + "/top" }
 
     /// Creates it afresh, deleting whatever a previous, interrupted build left (fd-relative,
     /// never following symlinks). `buildGroup` (pool mode) gets group ownership of `top`.
-    public static func create(storeDirectory: String, derivationBaseName: String, buildGroup: UInt32?) throws(SandboxError) -> ChrootDirectory {
+    static func create(storeDirectory: String, derivationBaseName: String, buildGroup: UInt32?) throws(SandboxError) -> ChrootDirectory {
         let name = derivationBaseName + ".chroot"
         guard PathComponent.isValid(Array(derivationBaseName.utf8)) else {
             throw .buildDirectory(path: name, reason: "not a valid file name")
@@ -48,7 +53,7 @@ public struct ChrootDirectory: Sendable {
     }
 
     /// Deletes it (after the outputs were moved out).
-    public func remove() throws(SandboxError) {
+    func remove() throws(SandboxError) {
         do {
             try FileDescriptor.open(parent, [.readOnly, .directory]).removeTree(at: Array(name.utf8))
         } catch {
