@@ -54,24 +54,25 @@ public struct SpareInodes: Sendable {
             case .file:
                 guard let file = try? shared.open(at: spare, flags.union([.noFollow]), mode: 0),
                       let status = try? file.status(), status.type == .regular, status.size == 0,
-                      status.owner == ProcessIdentity.effectiveUserID, status.linkCount == 1 else { continue }
+                      status.owner == ProcessIdentity.effectiveUserID, status.linkCount == 1,
+                      (try? file.changeMode(mode)) != nil else { continue }
+                // The mode first: the entry appears complete, as a creation would make it.
                 do throws(SystemError) {
                     try shared.renameNoReplace(at: spare, to: target, name)
                 } catch where error.errno == .fileExists {
                     return (false, nil)
                 } catch { continue }
-                _ = try? file.changeMode(mode)
                 return (true, file)
             case .directory:
                 guard let status = try? shared.status(at: spare), status.type == .directory,
                       status.owner == ProcessIdentity.effectiveUserID,
-                      let inside = try? shared.openDirectory(at: spare), (try? inside.entryNames())?.isEmpty == true else { continue }
+                      let inside = try? shared.openDirectory(at: spare), (try? inside.entryNames())?.isEmpty == true,
+                      (try? inside.changeMode(mode)) != nil else { continue }
                 do throws(SystemError) {
                     try shared.renameNoReplace(at: spare, to: target, name)
                 } catch where error.errno == .fileExists {
                     return (false, nil)
                 } catch { continue }
-                _ = try? inside.changeMode(mode)
                 return (true, nil)
             }
         }
