@@ -40,41 +40,37 @@ public struct SpareInodes: Sendable {
         }
     }
 
-    /// Renames a spare of `kind` to `name` in `target` (a directory on the same file system)
-    /// and sets its mode; false if there is none, or `name` exists (the caller then does what
-    /// it would have done anyway). For a file, returns it opened with `flags`.
-    public func take(_ kind: Kind, as name: [UInt8], in target: FileDescriptor, mode: UInt32,
+    /// Renames a spare of `kind` to `name` in `target` (a directory on the same file system;
+    /// nil: `directory` itself), its mode set first so the entry appears complete, as a creation
+    /// would make it; false if there is none, or `name` exists (the caller then does what it
+    /// would have done anyway). For a file, returns it opened with `flags`.
+    public func take(_ kind: Kind, as name: [UInt8], in target: FileDescriptor? = nil, mode: UInt32,
                      flags: OpenFlags = [.readWrite]) -> (taken: Bool, file: FileDescriptor?) {
         guard let parent = try? FileDescriptor.open(directory, [.readOnly, .directory]),
               let shared = Self.shared(in: parent, create: false),
               let names = try? shared.entryNames() else { return (false, nil) }
         let prefix = Self.prefix(kind)
         for spare in names where spare.starts(with: prefix) {
+            var file: FileDescriptor?
             switch kind {
             case .file:
-                guard let file = try? shared.open(at: spare, flags.union([.noFollow]), mode: 0),
-                      let status = try? file.status(), status.type == .regular, status.size == 0,
+                guard let opened = try? shared.open(at: spare, flags.union([.noFollow]), mode: 0),
+                      let status = try? opened.status(), status.type == .regular, status.size == 0,
                       status.owner == ProcessIdentity.effectiveUserID, status.linkCount == 1,
-                      (try? file.changeMode(mode)) != nil else { continue }
-                // The mode first: the entry appears complete, as a creation would make it.
-                do throws(SystemError) {
-                    try shared.renameNoReplace(at: spare, to: target, name)
-                } catch where error.errno == .fileExists {
-                    return (false, nil)
-                } catch { continue }
-                return (true, file)
+                      (try? opened.changeMode(mode)) != nil else { continue }
+                file = opened
             case .directory:
                 guard let status = try? shared.status(at: spare), status.type == .directory,
                       status.owner == ProcessIdentity.effectiveUserID,
                       let inside = try? shared.openDirectory(at: spare), (try? inside.entryNames())?.isEmpty == true,
                       (try? inside.changeMode(mode)) != nil else { continue }
-                do throws(SystemError) {
-                    try shared.renameNoReplace(at: spare, to: target, name)
-                } catch where error.errno == .fileExists {
-                    return (false, nil)
-                } catch { continue }
-                return (true, nil)
             }
+            do throws(SystemError) {
+                try shared.renameNoReplace(at: spare, to: target ?? parent, name)
+            } catch where error.errno == .fileExists {
+                return (false, nil)
+            } catch { continue }  // Another worker took it first.
+            return (true, file)
         }
         return (false, nil)
     }

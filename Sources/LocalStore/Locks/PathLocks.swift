@@ -44,9 +44,8 @@ public final class PathLocks {
 
     /// A spare file renamed to `lockPath` if that is in `spares`' directory and does not exist.
     private static func spareLockFile(_ lockPath: String, _ spares: SpareInodes?) -> FileDescriptor? {
-        guard let spares, let slash = lockPath.lastIndex(of: "/"), lockPath[..<slash] == spares.directory,
-              let parent = try? FileDescriptor.open(spares.directory, [.readOnly, .directory]) else { return nil }
-        return spares.take(.file, as: Array(lockPath[lockPath.index(after: slash)...].utf8), in: parent, mode: 0o600).file
+        guard let spares, let slash = lockPath.lastIndex(of: "/"), lockPath[..<slash] == spares.directory else { return nil }
+        return spares.take(.file, as: Array(lockPath[lockPath.index(after: slash)...].utf8), mode: 0o600).file
     }
 
     /// Releases every lock (idempotent); with `deleteOnRelease`, marks each stale and unlinks it.
@@ -65,9 +64,11 @@ public final class PathLocks {
 }
 
 extension LocalStore {
-    /// Locks the `.lock` files of store paths (for the daemon's build and substitution goals).
+    /// Locks the `.lock` files of store paths (adds, verify, optimise). Plain creations: the
+    /// spares a worker makes ahead (SpareInodes) are for its first build's lock files, which
+    /// DerivationBuild takes; an add would use them up and pay a directory listing for it.
     public func lockPaths(_ paths: [StorePath], wait: Bool = true) throws(LocalStoreError) -> PathLocks? {
-        try PathLocks.lock(paths.map(absolute), wait: wait, spares: SpareInodes(directory: layout.storePath))
+        try PathLocks.lock(paths.map(absolute), wait: wait)
     }
 }
 
