@@ -1,6 +1,7 @@
 /// The one error type of LocalStore. Each case carries what a person needs: the path, the SQL,
-/// the errno. `description` is the one-line text shown to clients (Guix's wording where Guix has
-/// one, e.g. ``cannot delete path `P' since it is still alive``).
+/// the errno. `description` is the one-line text (Guix's wording where Guix has one, e.g.
+/// ``cannot delete path `P' since it is still alive``); `message(_:)` words the cases the two
+/// daemons word differently for a client of either.
 import StoreFormats
 import LinuxSystem
 
@@ -66,6 +67,26 @@ public enum LocalStoreError: Error, Sendable, CustomStringConvertible {
             "derivation `\(path)' is \(size) bytes, larger than the limit of \(limit) bytes"
         case .archiveKey(let message): message
         case .corrupt(let path, let reason): "`\(path)': \(reason)"
+        }
+    }
+}
+
+extension LocalStoreError: StyledError {
+    /// Nix 2.8's words (store-api.cc, gc.cc, local-store.cc) or guix-daemon's.
+    public func message(_ style: MessageStyle) -> String {
+        switch self {
+        case .invalidPath(let path): return "path \(style.quoted(path)) is not valid"
+        case .notInStore(let path): return FormatError.notInStore(path, storeDirectory: "").message(style)
+        case .pathStillAlive(let path) where style == .nix:
+            return "Cannot delete path \(style.quoted(path)) since it is still alive. To find out why, use: nix-store --query --roots"
+        case .pathHasReferrers(let path, let referrers):
+            return "cannot delete path \(style.quoted(path)) because it is in use by \(referrers.map(style.quoted).joined(separator: ", "))"
+        case .unsupportedFileType(let path):
+            // guix-daemon's canonicalisation says this one with typographic quotes.
+            return style == .nix ? "file '\(path)' has an unsupported type" : "file \u{2018}\(path)\u{2019} has an unsupported type"
+        case .referenceCycle(let path): return "cycle detected in the references of \(style.quoted(path))"
+        case .format(let error): return error.message(style)
+        default: return description
         }
     }
 }

@@ -5,6 +5,8 @@ public enum FormatError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidHash(String, reason: String)
     case unknownHashAlgorithm(String)
     case invalidStorePath(String, reason: String)
+    /// A path not directly inside the store directory (both daemons: "not in the store").
+    case notInStore(String, storeDirectory: String)
     case invalidStorePathName(String, reason: String)
     case invalidNAR(offset: UInt64, reason: String)
     case invalidExport(offset: UInt64, reason: String)
@@ -29,6 +31,7 @@ public enum FormatError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidHash(let text, let reason): "invalid hash '\(text)': \(reason)"
         case .unknownHashAlgorithm(let name): "unknown hash algorithm '\(name)'"
         case .invalidStorePath(let path, let reason): "invalid store path '\(path)': \(reason)"
+        case .notInStore(let path, let directory): "path '\(path)' is not in the store \(directory)"
         case .invalidStorePathName(let name, let reason): "invalid store path name '\(name)': \(reason)"
         case .invalidNAR(let offset, let reason): "invalid NAR at byte \(offset): \(reason)"
         case .invalidExport(let offset, let reason): "invalid export stream at byte \(offset): \(reason)"
@@ -41,6 +44,16 @@ public enum FormatError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unresolvedDerivation(let path, let reason): "cannot load input derivation '\(path)': \(reason)"
         case .invalidSExpression(let offset, let reason): "invalid s-expression at byte \(offset): \(reason)"
         case .archiveRejected(let rejection): rejection.description
+        }
+    }
+}
+
+extension FormatError: StyledError {
+    public func message(_ style: MessageStyle) -> String {
+        switch (self, style) {
+        case (.notInStore(let path, _), .nix): "path \(style.quoted(path)) is not in the Nix store"
+        case (.notInStore(let path, _), .guix): "path \(style.quoted(path)) is not in the store"
+        default: description
         }
     }
 }

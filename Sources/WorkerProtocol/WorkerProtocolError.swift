@@ -57,3 +57,11 @@ public enum WorkerProtocolError: Error, Equatable, Sendable, CustomStringConvert
         }
     }
 }
+
+extension WorkerProtocolError: StyledError {
+    /// A store path's error in the session's words; everything else as described.
+    public func message(_ style: MessageStyle) -> String {
+        if case .format(let error) = self { return error.message(style) }
+        return description
+    }
+}

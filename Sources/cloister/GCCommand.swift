@@ -130,7 +130,7 @@ enum GCCommand {
             writeStandardError("reading the store...\n")
             if contents { writeStandardError("checking contents...\n") }
             let result = try store.verifyStore(checkContents: contents, repair: repair)
-            for line in result.problems { writeStandardError("\(line)\n") }
+            for problem in result.problems { writeStandardError("\(problem.message(.guix))\n") }
             return result.modifiedPaths.isEmpty ? 0 : 1
         case .optimize:
             let stats = try store.optimiseStore()

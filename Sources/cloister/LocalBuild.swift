@@ -27,7 +27,7 @@ enum LocalBuild {
         let results = builder.build(targets, mode: request.mode) { event in
             switch event {
             case .output(let drv, _, let bytes): progress.output(bytes, derivation: drv)
-            case .message(let line): progress.message(line)
+            case .message(let line), .building(let line): progress.message(line)
             case .started, .finished: break
             }
         }

@@ -118,7 +118,16 @@ final class EventLog: @unchecked Sendable {
     private let lock = ConditionLock()
     private var events: [BuildEvent] = []
     func append(_ e: BuildEvent) { lock.withLock { events.append(e) } }
-    var messages: [String] { lock.withLock { events.compactMap { if case .message(let m) = $0 { m } else { nil } } } }
+    var messages: [String] {
+        lock.withLock {
+            events.compactMap {
+                switch $0 {
+                case .message(let m), .building(let m): m
+                default: nil
+                }
+            }
+        }
+    }
     var output: String {
         lock.withLock {
             var bytes: [UInt8] = []

@@ -27,7 +27,7 @@ import StoreFormats
         }
     }
 
-    @Test(arguments: [0, 3, 5] as [UInt64])
+    @Test(arguments: [0, 1, 3] as [UInt64])
     func guixSignsAndAnnouncesAtInfo(verbosity: UInt64) throws {
         let service = MemoryStoreService(storeDirectory: .guix)
         service.signingKeys = try GuixKeyPair.generate()
@@ -45,7 +45,8 @@ import StoreFormats
             #expect(Array(signed.bytes.prefix(plain.bytes.count - 8)) == Array(plain.bytes.dropLast(8)))
             #expect(Array(signed.bytes[(plain.bytes.count - 8)..<plain.bytes.count]) == [1, 0, 0, 0, 0, 0, 0, 0])
             let announcement = "exporting path `\(StoreContext.guix.render(p))'\n"
-            #expect(lines == (verbosity >= 3 ? [announcement, announcement] : []))
+            // guix-daemon's lvlInfo is 1 in its scale.
+            #expect(lines == (verbosity >= 1 ? [announcement, announcement] : []))
         }
     }
 }

@@ -194,7 +194,7 @@ struct DerivationBuild {
             : nil
         let startTime = WallClock.secondsSinceEpoch
         let paths = missing.values.sorted().map { "`\($0.absolute(in: plan.storeDirectory))'" }.joined(separator: ", ")
-        events.message("building path(s) \(paths)")
+        events.building("building path(s) \(paths)")
 
         timer.mark("log")
         let process: SandboxProcess

@@ -32,6 +32,9 @@ public enum BuildEvent: Sendable {
     /// A line for the client's stderr channel (messages, `@ build-…` traces when asked for),
     /// without the trailing newline.
     case message(String)
+    /// The `building path(s) …` line that opens a build: guix-daemon shows it only to clients
+    /// of info verbosity or more, unlike other messages (Nix clients get a build activity).
+    case building(String)
     /// A builder process started for `derivation` (absolute .drv path).
     case started(derivation: String)
     /// That build ended (after its last `output`), successfully or not.
@@ -51,4 +54,5 @@ final class EventChannel: @unchecked Sendable {
         sink(event)
     }
     func message(_ text: String) { send(.message(text)) }
+    func building(_ text: String) { send(.building(text)) }
 }

@@ -49,17 +49,14 @@ extension LocalStoreService {
     }
 
     /// Runs one request's builds, streaming events to the client.
-    func runBuilds(_ targets: [BuilderTarget], mode: UInt64, log: LogSink, nix: NixBuildProgress? = nil) -> [BuilderResult] {
+    func runBuilds(_ targets: [BuilderTarget], mode: UInt64, log: ActivityLog, nix: NixBuildProgress? = nil) -> [BuilderResult] {
         let builder = DerivationBuilder(store: store, settings: buildSettings)
-        // The relay lives only as long as this call: the Builder sends no event after `build` returns.
-        return withoutActuallyEscaping(log) { log in
-            let relay = EventRelay(log: log, multiplexed: multiplexedBuildOutput, nix: nix, cancel: { builder.cancel() })
-            return builder.build(targets, mode: BuilderMode(rawValue: mode) ?? .normal) { relay.send($0) }
-        }
+        let relay = EventRelay(log: log, multiplexed: multiplexedBuildOutput, nix: nix, cancel: { builder.cancel() })
+        return builder.build(targets, mode: BuilderMode(rawValue: mode) ?? .normal) { relay.send($0) }
     }
 
     /// `runBuilds` inside Nix's worker frame (Nix clients; `NixBuildProgress.swift`).
-    func runBuildsReporting(_ targets: [BuilderTarget], mode: UInt64, log: LogSink) throws -> [BuilderResult] {
+    func runBuildsReporting(_ targets: [BuilderTarget], mode: UInt64, log: ActivityLog) throws -> [BuilderResult] {
         var results: [BuilderResult] = []
         let derivations = targets.compactMap { target -> String? in
             if case .derivation(let drv, _) = target { return context.render(drv) } else { return nil }
@@ -74,7 +71,7 @@ extension LocalStoreService {
         return results
     }
 
-    public func buildPaths(_ paths: [DerivedPath], mode: UInt64, log: LogSink) throws {
+    public func buildPaths(_ paths: [DerivedPath], mode: UInt64, log: ActivityLog) throws {
         let targets = targets(paths)
         let results = try runBuildsReporting(targets, mode: mode, log: log)
         if let failure = DerivationBuilder.failureMessage(targets: targets, results: results, store: store.storeDirectory) {
@@ -82,7 +79,7 @@ extension LocalStoreService {
         }
     }
 
-    public func buildPathsWithResults(_ paths: [DerivedPath], mode: UInt64, log: LogSink) throws -> [(DerivedPath, BuildResult)] {
+    public func buildPathsWithResults(_ paths: [DerivedPath], mode: UInt64, log: ActivityLog) throws -> [(DerivedPath, BuildResult)] {
         let results = try runBuildsReporting(targets(paths), mode: mode, log: log)
         return zip(paths, results).map { path, result in
             var wire = Self.wire(result)
@@ -91,20 +88,18 @@ extension LocalStoreService {
         }
     }
 
-    public func ensurePath(_ path: StorePath, log: LogSink) throws {
+    public func ensurePath(_ path: StorePath, log: ActivityLog) throws {
         let results = runBuilds([.path(path)], mode: 0, log: log)
         if let result = results.first, !result.isSuccess { throw StoreServiceError(result.errorMessage) }
     }
 
-    public func buildDerivation(_ drvPath: StorePath, _ derivation: WireDerivation, mode: UInt64, log: LogSink) throws -> BuildResult {
+    public func buildDerivation(_ drvPath: StorePath, _ derivation: WireDerivation, mode: UInt64, log: ActivityLog) throws -> BuildResult {
         let resolved = try derivation.derivation(context)
         let builder = DerivationBuilder(store: store, settings: buildSettings)
         var result: BuilderResult?
         _ = try withNixBuildFrame(derivations: [context.render(drvPath)]) { frame in
-            let r = withoutActuallyEscaping(log) { log in
-                let relay = EventRelay(log: log, multiplexed: multiplexedBuildOutput, nix: frame, cancel: { builder.cancel() })
-                return builder.buildDerivation(drvPath, resolved, mode: BuilderMode(rawValue: mode) ?? .normal) { relay.send($0) }
-            }
+            let relay = EventRelay(log: log, multiplexed: multiplexedBuildOutput, nix: frame, cancel: { builder.cancel() })
+            let r = builder.buildDerivation(drvPath, resolved, mode: BuilderMode(rawValue: mode) ?? .normal) { relay.send($0) }
             result = r
             return [BuilderResultSummary(isDerivationGoal: true, alreadyValid: r.status == .alreadyValid)]
         }
@@ -138,8 +133,10 @@ extension LocalStoreService {
 
 /// Forwards build events (serialised by the Builder) to the client; the first failed write
 /// means the client is gone, so the request's builds are cancelled and nothing more is sent.
+/// Messages go out at guix-daemon's levels (build.cc): `building path(s)` is lvlInfo, traces
+/// and notes lvlError.
 final class EventRelay: @unchecked Sendable {
-    let log: LogSink
+    let log: ActivityLog
     let multiplexed: Bool
     let cancel: () -> Void
     private var broken = false
@@ -147,7 +144,7 @@ final class EventRelay: @unchecked Sendable {
     /// Nix clients: builds become activities, builder output their log-line results.
     let nix: NixBuildProgress?
 
-    init(log: @escaping LogSink, multiplexed: Bool = false, nix: NixBuildProgress? = nil, cancel: @escaping () -> Void) {
+    init(log: ActivityLog, multiplexed: Bool = false, nix: NixBuildProgress? = nil, cancel: @escaping () -> Void) {
         self.log = log
         self.multiplexed = multiplexed
         self.nix = nix
@@ -163,8 +160,8 @@ final class EventRelay: @unchecked Sendable {
                 case .finished(let drv, let succeeded): try nix.buildFinished(drv, succeeded: succeeded)
                 case .output(let drv, _, let bytes): try nix.output(drv, bytes)
                 // guix-daemon's announcement; Nix's is the build activity.
-                case .message(let line) where line.hasPrefix("building path(s) "): break
-                case .message(let line): try log(.next(Array((line + "\n").utf8)))
+                case .building: break
+                case .message(let line): try log.log(.error, line)
                 }
                 return
             }
@@ -172,9 +169,10 @@ final class EventRelay: @unchecked Sendable {
             case .started, .finished: break
             case .output(_, let pid, let bytes) where multiplexed:
                 // build.cc handleChildOutput: prefix and chunk in one STDERR_NEXT.
-                try log(.next(Array("@ build-log \(pid) \(bytes.count)\n".utf8) + bytes))
-            case .output(_, _, let bytes): try log(.next(bytes))
-            case .message(let line): try log(.next(Array((line + "\n").utf8)))
+                try log.builderOutput(Array("@ build-log \(pid) \(bytes.count)\n".utf8) + bytes)
+            case .output(_, _, let bytes): try log.builderOutput(bytes)
+            case .building(let line): try log.log(.info, line)
+            case .message(let line): try log.log(.error, line)
             }
         } catch {
             broken = true

@@ -1,8 +1,9 @@
 /// CollectGarbage, VerifyStore and OptimiseStore, with the progress Nix 2.8's daemon reports to
 /// Nix clients (gc.cc, local-store.cc verifyStore, optimise-store.cc): the `finding garbage
 /// collector roots...` family of lines, one `deleting '<path>'` per deleted entry, verify's
-/// phase lines, and optimise's activity with per-path progress. Guix clients get what they got
-/// before (guix-daemon's messages are not specified here, so nothing is invented for them).
+/// phase lines, and optimise's activity with per-path progress — each at Nix's level (all
+/// printInfo), filtered by the session's log. Guix clients get verify's findings at
+/// guix-daemon's level (lvlError) and none of Nix's phase lines.
 import StoreFormats
 import WorkerProtocol
 import LocalStore
@@ -20,18 +21,18 @@ extension LocalStoreService {
         case .deleteSpecific: action = .deleteSpecific(request.paths)
         }
         let log = isNix ? activityLog : nil
-        try log?.line("finding garbage collector roots...")
+        try log?.log(.info, "finding garbage collector roots...")
         let result = try store.collectGarbage(GCOptions(action: action, maxFreed: request.maxFreed == 0 ? .max : request.maxFreed))
         if let log {
             switch request.action {
             case .deleteSpecific: break
-            case .deleteDead: try log.line("deleting garbage...")
-            case .returnLive, .returnDead: try log.line("determining live/dead paths...")
+            case .deleteDead: try log.log(.info, "deleting garbage...")
+            case .returnLive, .returnDead: try log.log(.info, "determining live/dead paths...")
             }
             if request.action == .deleteDead || request.action == .deleteSpecific {
-                for path in result.paths { try log.line("deleting '\(path)'") }
-                try log.line("deleting unused links...")
-                try log.line("note: currently hard linking saves \(Self.mebibytes(linkSavings())) MiB")
+                for path in result.paths { try log.log(.info, "deleting '\(path)'") }
+                try log.log(.info, "deleting unused links...")
+                try log.log(.info, "note: currently hard linking saves \(Self.mebibytes(linkSavings())) MiB")
             }
         }
         // Both daemons keep the result in a sorted set (PathSet / StorePathSet).
@@ -59,26 +60,40 @@ extension LocalStoreService {
         return (value < 0 || (value == 0 && value.sign == .minus) ? "-" : "") + "\(whole)." + (fraction < 10 ? "0" : "") + "\(fraction)"
     }
 
-    /// VerifyStore: problems go to the client as messages; errors remain when contents differ
-    /// from the database (repair fixes metadata, never blesses modified contents).
-    public func verifyStore(checkContents: Bool, repair: Bool, log: LogSink) throws -> Bool {
-        if isNix, let log = activityLog {
-            try log.line("reading the Nix store...")
-            try log.line("checking path existence...")
-            if checkContents {
-                try log.line("checking link hashes...")
-                try log.line("checking store hashes...")
-            }
-        }
+    /// VerifyStore: findings go to the client as messages, for Nix clients after the phase line
+    /// they belong to; errors remain when contents differ from the database (repair fixes
+    /// metadata, never blesses modified contents).
+    public func verifyStore(checkContents: Bool, repair: Bool, log: ActivityLog) throws -> Bool {
         let result = try store.verifyStore(checkContents: checkContents, repair: repair)
-        for line in result.problems { try log(.next(Array((line + "\n").utf8))) }
+        let style = log.dialect.messageStyle
+        func report(_ problems: [VerifyProblem]) throws {
+            for problem in problems { try log.log(Self.level(of: problem, log.dialect), problem.message(style)) }
+        }
+        guard isNix else { try report(result.problems); return !result.modifiedPaths.isEmpty }
+        try log.log(.info, "reading the Nix store...")
+        try log.log(.info, "checking path existence...")
+        try report(result.problems.filter(\.isExistenceProblem))
+        if checkContents {
+            try log.log(.info, "checking link hashes...")
+            try log.log(.info, "checking store hashes...")
+        }
+        try report(result.problems.filter { !$0.isExistenceProblem })
         return !result.modifiedPaths.isEmpty
+    }
+
+    /// guix-daemon says every finding at lvlError; Nix 2.8 says a path it could invalidate (and
+    /// what was put right) at info, the rest as errors.
+    static func level(of problem: VerifyProblem, _ dialect: Dialect) -> Verbosity {
+        switch problem {
+        case .disappeared, .repairedMetadata: dialect == .nix ? .info : .error
+        case .disappearedWithReferrers, .unreadable, .modified: .error
+        }
     }
 
     /// OptimiseStore: for Nix clients, an optimiseStore activity with progress over the valid
     /// paths (in store-path order), a talkative activity per path, then the total.
-    public func optimiseStore(log: LogSink) throws {
-        guard isNix, let activities = activityLog else { _ = try store.optimiseStore(); return }
+    public func optimiseStore(log activities: ActivityLog) throws {
+        guard isNix else { _ = try store.optimiseStore(); return }
         var total = OptimiseStatistics()
         try activities.within(.optimiseStore) { id in
             let paths = try store.queryAllValidPaths().sorted { $0.baseName < $1.baseName }
@@ -93,6 +108,6 @@ extension LocalStoreService {
                 try activities.progress(id, done: UInt64(index + 1), expected: UInt64(paths.count))
             }
         }
-        try activities.line("\(Self.mebibytes(Double(total.bytesFreed) / (1024 * 1024))) MiB freed by hard-linking \(total.filesLinked) files")
+        try activities.log(.info, "\(Self.mebibytes(Double(total.bytesFreed) / (1024 * 1024))) MiB freed by hard-linking \(total.filesLinked) files")
     }
 }

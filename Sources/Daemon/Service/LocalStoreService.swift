@@ -76,7 +76,7 @@ public final class LocalStoreService: StoreService {
         guard case .fixed(let ingestion, let algorithm) = method else { throw StoreServiceError("text objects go through AddTextToStore") }
         let path = try store.addToStore(nar: SourceAdapter(source), name: name, method: ingestion, hashAlgorithm: algorithm,
                                         references: Set(references), repair: repair)
-        guard var info = try queryPathInfo(path) else { throw StoreServiceError.invalidPath(context.render(path)) }
+        guard var info = try queryPathInfo(path) else { throw StoreServiceError(.invalidPath(context.render(path))) }
         if ingestion == .recursive && algorithm == .sha256 { info.contentAddress = "fixed:r:sha256:" + info.narHash.nix32 }
         return info
     }
@@ -114,7 +114,7 @@ public final class LocalStoreService: StoreService {
                                contents: ByteSource, limit: Int) throws -> PathInfoRecord {
         let path = try store.addFlatToStore(contents: SourceAdapter(contents), name: name, hashAlgorithm: algorithm,
                                             references: Set(references), repair: repair)
-        guard let info = try queryPathInfo(path) else { throw StoreServiceError.invalidPath(context.render(path)) }
+        guard let info = try queryPathInfo(path) else { throw StoreServiceError(.invalidPath(context.render(path))) }
         return info
     }
 
@@ -125,17 +125,17 @@ public final class LocalStoreService: StoreService {
     /// One export item (formats.md §3.5). With `sign`, the key pair is loaded before any byte
     /// goes out, and the SHA-256 of NAR … deriver is signed as guix-daemon does.
     public func exportPath(_ path: StorePath, sign: Bool, to sink: ByteSink) throws {
-        guard let info = try store.queryPathInfo(path) else { throw StoreServiceError.invalidPath(context.render(path)) }
+        guard let info = try store.queryPathInfo(path) else { throw StoreServiceError(.invalidPath(context.render(path))) }
         let keys = sign ? try ArchiveKeys(layout: store.layout).signingKeyPair() : nil
         // Only a signed export needs the digest of NAR … deriver (one more SHA-256 pass).
         let hashing = HashingSink(sink)
         let out: ByteSink = keys == nil ? sink : hashing
         let narHasher = Hasher(.sha256)
         _ = try NARDumper.dump(path: context.render(path), to: TeeSink(sink: SinkAdapter(out), hasher: narHasher))
-        // Refuse to spread a modified path (guix-daemon's exportPath).
+        // Refuse to spread a modified path (both daemons' exportPath).
         let actual = narHasher.finish()
         guard actual == info.narHash else {
-            throw StoreServiceError("hash of path `\(context.render(path))' has changed from `\(info.narHash.base16)' to `\(actual.base16)'!")
+            throw StoreServiceError(.contentsChanged(context.render(path), recorded: info.narHash, actual: actual))
         }
         let metadata = WireWriter(out)
         try writeExportMetadata(ExportTrailer(storePath: path, references: info.sortedReferences, deriver: info.deriver, signature: nil),

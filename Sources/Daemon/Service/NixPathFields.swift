@@ -93,7 +93,7 @@ extension LocalStoreService {
 
     /// AddSignatures (op 37, Nix only: Guix has no such operation): merges into the set.
     public func addSignatures(_ path: StorePath, _ new: [String]) throws {
-        guard let info = try store.queryPathInfo(path) else { throw StoreServiceError.invalidPath(context.render(path)) }
+        guard let info = try store.queryPathInfo(path) else { throw StoreServiceError(.invalidPath(context.render(path))) }
         try store.addSignatures(new, to: info)
     }
 }

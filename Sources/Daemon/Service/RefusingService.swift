@@ -23,8 +23,8 @@ final class RefusingService: StoreService {
     func addIndirectRoot(_ path: String) throws { throw error }
     func findRoots(censor: Bool) throws -> [(String, StorePath)] { throw error }
     func collectGarbage(_ request: GCRequest) throws -> GCResult { throw error }
-    func verifyStore(checkContents: Bool, repair: Bool, log: LogSink) throws -> Bool { throw error }
-    func optimiseStore(log: LogSink) throws { throw error }
+    func verifyStore(checkContents: Bool, repair: Bool, log: ActivityLog) throws -> Bool { throw error }
+    func optimiseStore(log: ActivityLog) throws { throw error }
     func queryMissing(_ paths: [DerivedPath]) throws -> MissingPaths { throw error }
     func addSignatures(_ path: StorePath, _ signatures: [String]) throws { throw error }
 }

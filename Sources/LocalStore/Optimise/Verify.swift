@@ -8,12 +8,48 @@ import StoreFormats
 import LinuxSystem
 
 public struct VerifyResult: Sendable {
-    /// One line per problem found, in guix-daemon's words.
-    public var problems: [String] = []
+    /// What was found, in the order found.
+    public var problems: [VerifyProblem] = []
     /// Paths whose contents differ from the database.
     public var modifiedPaths: [StorePath] = []
     public var repairedPaths: [StorePath] = []
     public init() {}
+}
+
+/// One finding of `verifyStore`, worded by `message(_:)` as each daemon says it
+/// (local-store.cc verifyStore / verifyPath).
+public enum VerifyProblem: Sendable, Hashable {
+    /// Gone from disk and nothing refers to it: invalidated.
+    case disappeared(String)
+    /// Gone from disk but still referred to: left valid (an error).
+    case disappearedWithReferrers(String)
+    /// Its contents could not be read to hash them.
+    case unreadable(String, reason: String)
+    /// Its contents no longer hash to the registered NAR hash.
+    case modified(String, recorded: Hash, actual: Hash)
+    /// `repair` put its permissions, times or owner right.
+    case repairedMetadata(String)
+
+    /// Found while checking that valid paths exist (before any contents are hashed).
+    public var isExistenceProblem: Bool {
+        switch self {
+        case .disappeared, .disappearedWithReferrers: true
+        default: false
+        }
+    }
+
+    /// Nix 2.8 prints hashes as `sha256:<nix32>`, guix-daemon as hex.
+    public func message(_ style: MessageStyle) -> String {
+        switch self {
+        case .disappeared(let path): "path \(style.quoted(path)) disappeared, removing from database..."
+        case .disappearedWithReferrers(let path): "path \(style.quoted(path)) disappeared, but it still has valid referrers!"
+        case .unreadable(let path, let reason): "cannot read \(style.quoted(path)): \(reason)"
+        case .modified(let path, let recorded, let actual):
+            "path \(style.quoted(path)) was modified! expected hash "
+                + (style == .nix ? "'\(recorded.prefixedNix32)', got '\(actual.prefixedNix32)'" : "`\(recorded.base16)', got `\(actual.base16)'")
+        case .repairedMetadata(let path): "repaired the metadata of \(style.quoted(path))"
+        }
+    }
 }
 
 extension LocalStore {
@@ -24,10 +60,10 @@ extension LocalStore {
             guard (try? storeFD.status(at: name)) != nil else {
                 let referrers = try database.referrers(path).filter { $0 != path }
                 if referrers.isEmpty {
-                    result.problems.append("path `\(absolute(path))' disappeared, removing from database...")
+                    result.problems.append(.disappeared(absolute(path)))
                     try invalidatePath(path)
                 } else {
-                    result.problems.append("path `\(absolute(path))' disappeared, but it still has valid referrers!")
+                    result.problems.append(.disappearedWithReferrers(absolute(path)))
                 }
                 continue
             }
@@ -35,12 +71,12 @@ extension LocalStore {
             if checkContents {
                 let current: (hash: Hash, size: UInt64)
                 do { current = try StoreObjectDumper.narHash(in: storeFD, name: name) } catch {
-                    result.problems.append("cannot read `\(absolute(path))': \(error)")
+                    result.problems.append(.unreadable(absolute(path), reason: "\(error)"))
                     result.modifiedPaths.append(path)
                     continue
                 }
                 if current.hash != info.narHash {
-                    result.problems.append("path `\(absolute(path))' was modified! expected hash `\(info.narHash.base16)', got `\(current.hash.base16)'")
+                    result.problems.append(.modified(absolute(path), recorded: info.narHash, actual: current.hash))
                     result.modifiedPaths.append(path)
                 } else if info.narSize == 0 && repair {
                     var fixed = info
@@ -54,7 +90,7 @@ extension LocalStore {
                 defer { locks.release() }
                 if try needsCanonicalisation(name) {
                     try Canonicaliser.canonicalise(in: storeFD, name: name, displayPath: absolute(path))
-                    result.problems.append("repaired the metadata of `\(absolute(path))'")
+                    result.problems.append(.repairedMetadata(absolute(path)))
                     result.repairedPaths.append(path)
                 }
             }

@@ -80,11 +80,11 @@ public struct StorePath: Hashable, Comparable, Sendable, CustomStringConvertible
         // Bytes, not Characters: String comparison is by Unicode canonical equivalence, which
         // would let a byte-different spelling of the store directory through.
         guard text.utf8.starts(with: prefix.utf8) else {
-            throw .invalidStorePath(text, reason: "not in the store \(storeDirectory.path)")
+            throw .notInStore(text, storeDirectory: storeDirectory.path)
         }
         let rest = text.utf8.dropFirst(prefix.utf8.count)
         guard !rest.contains(UInt8(ascii: "/")) else {
-            throw .invalidStorePath(text, reason: "not a top-level store path")
+            throw .notInStore(text, storeDirectory: storeDirectory.path)
         }
         try self.init(baseName: String(decoding: rest, as: UTF8.self), rules: rules)
     }
@@ -176,7 +176,7 @@ public struct StoreDirectory: Hashable, Sendable, CustomStringConvertible {
     /// The top-level store path of an absolute path inside the store (`/gnu/store/h-x/bin/sh`
     /// gives `h-x`).
     public func storePath(containing path: String, rules: StorePathName.Rules = .nix) throws(FormatError) -> StorePath {
-        guard contains(path) else { throw .invalidStorePath(path, reason: "not in the store \(self.path)") }
+        guard contains(path) else { throw .notInStore(path, storeDirectory: self.path) }
         let rest = path.utf8.dropFirst(self.path.utf8.count + 1)
         let base = rest.prefix { $0 != UInt8(ascii: "/") }
         return try StorePath(baseName: String(decoding: base, as: UTF8.self), rules: rules)

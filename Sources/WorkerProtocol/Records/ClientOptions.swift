@@ -40,6 +40,8 @@ public struct ClientOptions: Hashable, Sendable {
     public var maxBuildJobs: UInt64? { isGuixShape ? nil : at(4) }
     public var maxSilentTime: UInt64? { isGuixShape ? nil : at(5) }
     public var buildCores: UInt64? { isGuixShape ? nil : at(10) }
+    /// Guix's buildVerbosity (Nix 2.8 reads this word as verboseBuild: lvlError means yes).
+    public var buildVerbosity: UInt64 { at(isGuixShape ? 5 : 7) }
     public var printBuildTrace: Bool { at(isGuixShape ? 7 : 9) != 0 }
     public var useSubstitutes: Bool { at(isGuixShape ? 8 : 11) != 0 }
 

@@ -1,14 +1,19 @@
+import StoreFormats
+
 /// The one place an error becomes what the client reads in `STDERR_ERROR` (style.md habit 4).
-/// Clients never see Swift type names: errors are asked for their description, and anything
-/// that has none becomes a generic message.
+/// Clients never see Swift type names: errors are asked for their message in the session's
+/// style (`StyledError`: Nix 2.8's or guix-daemon's words), else their description, and
+/// anything that has neither becomes a generic message.
 public enum ErrorFrame {
-    public static func report(for error: any Error) -> ErrorReport {
+    public static func report(for error: any Error, _ style: MessageStyle) -> ErrorReport {
         switch error {
         case let e as StoreServiceError:
-            return ErrorReport(message: e.message, status: e.status)
+            return ErrorReport(message: e.message(style), status: e.status)
         case let e as WorkerProtocolError:
             if case .remote(let message, let status) = e { return ErrorReport(message: message, status: status) }
-            return ErrorReport(message: e.description)
+            return ErrorReport(message: e.message(style))
+        case let e as any StyledError:
+            return ErrorReport(message: e.message(style))
         case let e as CustomStringConvertible:
             return ErrorReport(message: e.description)
         default:
@@ -16,9 +21,9 @@ public enum ErrorFrame {
         }
     }
 
-    /// Writes the frame for `error` in the session's layout and flushes it.
+    /// Writes the frame for `error` in the session's layout and words, and flushes it.
     public static func send(_ error: any Error, to writer: WireWriter, _ v: Negotiated) throws(WorkerProtocolError) {
-        try StderrMessage.error(report(for: error)).encode(to: writer, v)
+        try StderrMessage.error(report(for: error, v.dialect.messageStyle)).encode(to: writer, v)
         try writer.flush()
     }
 }

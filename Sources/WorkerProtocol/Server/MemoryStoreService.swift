@@ -64,7 +64,7 @@ public final class MemoryStoreService: StoreService {
     }
 
     public func addTextToStore(name: String, text: [UInt8], references: [StorePath], repair: Bool) throws -> StorePath {
-        for r in references where infos[r] == nil { throw StoreServiceError.invalidPath(context.render(r)) }
+        for r in references where infos[r] == nil { throw StoreServiceError(.invalidPath(context.render(r))) }
         let hash = Hasher.hash(.sha256, text)
         let path = try storeDirectory.makeTextPath(name: name, contentHash: hash, references: references)
         return register(path, nar: NarEncoding.regularFile(text), references: references, ca: "text:sha256:\(hash.nix32)").path
@@ -85,12 +85,12 @@ public final class MemoryStoreService: StoreService {
     }
 
     public func narFromPath(_ path: StorePath, to sink: ByteSink) throws {
-        guard let nar = nars[path] else { throw StoreServiceError.invalidPath(context.render(path)) }
+        guard let nar = nars[path] else { throw StoreServiceError(.invalidPath(context.render(path))) }
         try sink.write(nar)
     }
 
     public func exportPath(_ path: StorePath, sign: Bool, to sink: ByteSink) throws {
-        guard let nar = nars[path], let info = infos[path] else { throw StoreServiceError.invalidPath(context.render(path)) }
+        guard let nar = nars[path], let info = infos[path] else { throw StoreServiceError(.invalidPath(context.render(path))) }
         let hashing = HashingSink(sink)
         try hashing.write(nar)
         let w = WireWriter(hashing)
@@ -122,12 +122,12 @@ public final class MemoryStoreService: StoreService {
     public func addIndirectRoot(_ path: String) throws { indirectRoots.append(path) }
     public func findRoots(censor: Bool) throws -> [(String, StorePath)] { [] }
     public func collectGarbage(_ request: GCRequest) throws -> GCResult { GCResult(paths: [], bytesFreed: 0) }
-    public func verifyStore(checkContents: Bool, repair: Bool, log: LogSink) throws -> Bool {
+    public func verifyStore(checkContents: Bool, repair: Bool, log: ActivityLog) throws -> Bool {
         infos.contains { Hasher.hash(.sha256, nars[$0.key] ?? []) != $0.value.narHash }
     }
-    public func optimiseStore(log: LogSink) throws {}
+    public func optimiseStore(log: ActivityLog) throws {}
     public func addSignatures(_ path: StorePath, _ signatures: [String]) throws {
-        guard infos[path] != nil else { throw StoreServiceError.invalidPath(context.render(path)) }
+        guard infos[path] != nil else { throw StoreServiceError(.invalidPath(context.render(path))) }
         infos[path]!.signatures = Array(Set(infos[path]!.signatures + signatures)).sorted()
     }
     public func queryMissing(_ paths: [DerivedPath]) throws -> MissingPaths {

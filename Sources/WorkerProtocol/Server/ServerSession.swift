@@ -19,8 +19,6 @@ public final class ServerSession {
     /// creates the per-user profile directory here); an error refuses the client.
     public var onHandshake: ((Negotiated, Handshake.ClientHello) throws -> Void)?
     public private(set) var negotiated: Negotiated?
-    /// The session's activity log, once the handshake is done.
-    public private(set) var activities: ActivityLog?
     /// High bits of activity ids (the daemon passes its pid << 32, as nix-daemon's ids carry it).
     public let activityIDBase: UInt64
     public private(set) var operationsServed = 0
@@ -51,21 +49,21 @@ public final class ServerSession {
     /// Serves the connection until it ends. Never throws and never traps on input.
     public func run() -> End {
         let v: Negotiated
+        let log: ActivityLog
         do {
             let (negotiated, hello) = try Handshake.serve(reader: reader, writer: writer, versionText: versionText)
             self.negotiated = negotiated
             v = negotiated
             try onHandshake?(v, hello)
-            let log = ActivityLog(dialect: v.dialect, receivesActivities: v.hasActivities, idBase: activityIDBase) {
+            log = ActivityLog(dialect: v.dialect, receivesActivities: v.hasActivities, idBase: activityIDBase) {
                 [unowned self] message throws(WorkerProtocolError) in try self.log(message)
             }
-            activities = log
             service.sessionStarted(log)
             try StderrMessage.last.encode(to: writer, v)
             try writer.flush()
         } catch {
             if let v = negotiated { try? ErrorFrame.send(error, to: writer, v) }
-            return .failed(ErrorFrame.report(for: error).message)
+            return .failed(ErrorFrame.report(for: error, negotiated?.dialect.messageStyle ?? .nix).message)
         }
         let ctx = context
         while true {
@@ -90,7 +88,7 @@ public final class ServerSession {
                 return fatal(error, v, whileReading: true)
             }
             do {
-                try perform(request, v, ctx)
+                try perform(request, v, ctx, log)
                 try writer.flush()
                 operationsServed += 1
             } catch let fault as SessionFault {
@@ -103,12 +101,13 @@ public final class ServerSession {
 
     /// Sends the error and ends the session.
     private func fatal(_ error: any Error, _ v: Negotiated, whileReading: Bool) -> End {
-        if case .transport = error as? WorkerProtocolError { return .failed(ErrorFrame.report(for: error).message) }
-        if case .endOfStream = error as? WorkerProtocolError { return .failed(ErrorFrame.report(for: error).message) }
+        let reason = ErrorFrame.report(for: error, v.dialect.messageStyle).message
+        if case .transport = error as? WorkerProtocolError { return .failed(reason) }
+        if case .endOfStream = error as? WorkerProtocolError { return .failed(reason) }
         try? ErrorFrame.send(error, to: writer, v)
         // Nix 2.8 reports a request it could not read twice (039-pyclient-1.34-misc-ops.json).
         if whileReading && v.dialect == .nix { try? ErrorFrame.send(error, to: writer, v) }
-        return .failed(ErrorFrame.report(for: error).message)
+        return .failed(reason)
     }
 
     /// An error after which the stream cannot be trusted: the session closes.

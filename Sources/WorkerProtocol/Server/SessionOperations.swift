@@ -2,15 +2,11 @@ import StoreFormats
 
 /// One request, served: trust checks, the service call, the reply (formats.md §6.6).
 extension ServerSession {
-    /// The session's log for long operations; made where one is needed (a closure context is
-    /// an allocation, and most requests never log).
-    var logSink: LogSink { { [unowned self] message throws(WorkerProtocolError) in try self.log(message) } }
-
-    func perform(_ request: WorkerRequest, _ v: Negotiated, _ ctx: StoreContext) throws {
+    func perform(_ request: WorkerRequest, _ v: Negotiated, _ ctx: StoreContext, _ log: ActivityLog) throws {
         let trusted = client.trusted
         func paths(_ list: [StorePath]) -> [String] { list.sorted().map(ctx.render) }
         func info(_ path: StorePath) throws -> PathInfoRecord {
-            guard let info = try service.queryPathInfo(path) else { throw StoreServiceError.invalidPath(ctx.render(path)) }
+            guard let info = try service.queryPathInfo(path) else { throw StoreServiceError(.invalidPath(ctx.render(path))) }
             return info
         }
 
@@ -18,9 +14,11 @@ extension ServerSession {
         case .setOptions(let options):
             let (effective, settings, warnings) = TrustPolicy.filter(options, client: client, dialect: v.dialect)
             try serve(v) {
-                for w in warnings { try log(.next(Array(w.utf8))) }
+                // Nix 2.8 takes the verbosity first, so its notes on refused settings (debug
+                // level) are filtered by the new one (daemon.cc ClientSettings::apply).
+                log.apply(options)
+                for w in warnings { try log.log(.debug, w) }
                 try service.setOptions(effective, settings: settings)
-                activities?.verbosity = options.verbosity
                 try reply(.nothing, v, ctx)
             }
         case .isValidPath(let p):
@@ -62,7 +60,7 @@ extension ServerSession {
             try serve(v) {
                 let found = try service.queryPathInfo(p)
                 // Guix and Nix < 17 have no validity flag: an invalid path is an error.
-                if found == nil && !v.queryPathInfoHasValidFlag { throw StoreServiceError.invalidPath(ctx.render(p)) }
+                if found == nil && !v.queryPathInfoHasValidFlag { throw StoreServiceError(.invalidPath(ctx.render(p))) }
                 try reply(.pathInfo(found), v, ctx)
             }
         case .addTextToStore(let name, let text, let refs):
@@ -140,9 +138,7 @@ extension ServerSession {
             try serve(v) {
                 // guix-daemon's exportPath announces the item at lvlInfo, before anything else;
                 // Nix 2.8 says nothing.
-                if v.isGuix, let activities, activities.verbosity >= Verbosity.info.rawValue {
-                    try log(.next(Array("exporting path `\(ctx.render(p))'\n".utf8)))
-                }
+                if v.isGuix { try log.log(.info, "exporting path `\(ctx.render(p))'") }
                 _ = try info(p)
                 // The item only: NAR … signature. The `1` before it and the `0` after the last
                 // item are the client's to write (guix/store.scm `export-paths`, Nix exportPaths).
@@ -190,10 +186,10 @@ extension ServerSession {
         case .verifyStore(let checkContents, let repair):
             try serve(v) {
                 if repair && !trusted { throw TrustPolicy.verifyRepairRefused }
-                try reply(.int(try service.verifyStore(checkContents: checkContents, repair: repair, log: logSink) ? 1 : 0), v, ctx)
+                try reply(.int(try service.verifyStore(checkContents: checkContents, repair: repair, log: log) ? 1 : 0), v, ctx)
             }
         case .optimiseStore:
-            try serve(v) { try service.optimiseStore(log: logSink); try reply(.int(1), v, ctx) }
+            try serve(v) { try service.optimiseStore(log: log); try reply(.int(1), v, ctx) }
         case .addSignatures(let p, let sigs):
             try serve(v) {
                 if !trusted { throw TrustPolicy.addSignaturesRefused }
@@ -201,34 +197,29 @@ extension ServerSession {
                 try reply(.int(1), v, ctx)
             }
         case .ensurePath(let p):
-            try serve(v) { try service.ensurePath(p, log: logSink); try reply(.int(1), v, ctx) }
+            try serve(v) { try service.ensurePath(p, log: log); try reply(.int(1), v, ctx) }
         case .buildPaths(let list, let mode):
             try serve(v) {
-                if mode == 1 && !trusted { throw TrustPolicy.repairRefused(v.dialect) }
-                try service.buildPaths(list, mode: mode, log: logSink)
+                if mode == 1 && !trusted { throw TrustPolicy.repairRefused }
+                try service.buildPaths(list, mode: mode, log: log)
                 try reply(.int(1), v, ctx)
             }
         case .buildPathsWithResults(let list, let mode):
             try serve(v) {
-                if mode == 1 && !trusted { throw TrustPolicy.repairRefused(v.dialect) }
-                let results = try service.buildPathsWithResults(list, mode: mode, log: logSink)
+                if mode == 1 && !trusted { throw TrustPolicy.repairRefused }
+                let results = try service.buildPathsWithResults(list, mode: mode, log: log)
                 try reply(.buildResults(results.map { WorkerReply.KeyedBuildResult($0.0.render(ctx), $0.1) }), v, ctx)
             }
         case .buildDerivation(let drvPath, let drv, let mode):
             try serve(v) {
                 if !trusted && !drv.isFixedOutput { throw TrustPolicy.inputAddressedBuildRefused }
-                if mode == 1 && !trusted { throw TrustPolicy.repairRefused(v.dialect) }
-                try reply(.buildResult(try service.buildDerivation(drvPath, drv, mode: mode, log: logSink)), v, ctx)
+                if mode == 1 && !trusted { throw TrustPolicy.repairRefused }
+                try reply(.buildResult(try service.buildDerivation(drvPath, drv, mode: mode, log: log)), v, ctx)
             }
         case .queryMissing(let list):
             try serve(v) {
                 // Nix's Store::queryMissing runs inside this debug-level activity (misc.cc).
-                let m: MissingPaths
-                if let log = activities {
-                    m = try log.within(.unknown, level: .debug, text: "querying info about missing paths") { _ in try service.queryMissing(list) }
-                } else {
-                    m = try service.queryMissing(list)
-                }
+                let m = try log.within(.unknown, level: .debug, text: "querying info about missing paths") { _ in try service.queryMissing(list) }
                 try reply(.missing(willBuild: paths(m.willBuild), willSubstitute: paths(m.willSubstitute), unknown: paths(m.unknown),
                                    downloadSize: m.downloadSize, narSize: m.narSize), v, ctx)
             }

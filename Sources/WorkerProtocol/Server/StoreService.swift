@@ -19,25 +19,6 @@ public struct ClientIdentity: Hashable, Sendable {
     }
 }
 
-/// An error a `StoreService` reports to the client: the text of the `STDERR_ERROR` frame and
-/// its status (1, or Guix's 100/101 for build failures).
-public struct StoreServiceError: Error, Hashable, Sendable, CustomStringConvertible {
-    public var message: String
-    public var status: UInt64
-    public init(_ message: String, status: UInt64 = 1) { self.message = message; self.status = status }
-    public var description: String { message }
-
-    public static func notBuiltYet(_ what: String) -> StoreServiceError {
-        StoreServiceError("\(what) is not supported by this daemon yet (builds are not built yet)")
-    }
-    public static func invalidPath(_ path: String) -> StoreServiceError {
-        StoreServiceError("path '\(path)' is not valid")
-    }
-}
-
-/// Log output of an operation in progress (sent as stderr messages before `STDERR_LAST`).
-public typealias LogSink = (StderrMessage) throws(WorkerProtocolError) -> Void
-
 /// GC request (op 20) and its result.
 public struct GCRequest: Hashable, Sendable {
     public enum Action: UInt64, Sendable { case returnLive = 0, returnDead, deleteDead, deleteSpecific }
@@ -86,7 +67,7 @@ public enum AddMethod: Hashable, Sendable {
 
 /// What the server calls to serve the operations of formats.md §6.6. The daemon implements it
 /// over LocalStore (and the builder); tests implement it in memory. Errors thrown here become
-/// `STDERR_ERROR` frames through `ErrorFrame.report(for:)`: throw `StoreServiceError` (or any
+/// `STDERR_ERROR` frames through `ErrorFrame.report(for:_:)`: throw `StoreServiceError` (or any
 /// error whose description is fit for a user). Trust checks are made by `ServerSession`
 /// before these are called; arguments have already passed the wire limits.
 public protocol StoreService: AnyObject {
@@ -133,14 +114,14 @@ public protocol StoreService: AnyObject {
     func findRoots(censor: Bool) throws -> [(String, StorePath)]
     func collectGarbage(_ request: GCRequest) throws -> GCResult
     /// Returns whether errors remain.
-    func verifyStore(checkContents: Bool, repair: Bool, log: LogSink) throws -> Bool
-    func optimiseStore(log: LogSink) throws
+    func verifyStore(checkContents: Bool, repair: Bool, log: ActivityLog) throws -> Bool
+    func optimiseStore(log: ActivityLog) throws
     func addSignatures(_ path: StorePath, _ signatures: [String]) throws
 
-    func ensurePath(_ path: StorePath, log: LogSink) throws
-    func buildPaths(_ paths: [DerivedPath], mode: UInt64, log: LogSink) throws
-    func buildPathsWithResults(_ paths: [DerivedPath], mode: UInt64, log: LogSink) throws -> [(DerivedPath, BuildResult)]
-    func buildDerivation(_ drvPath: StorePath, _ derivation: WireDerivation, mode: UInt64, log: LogSink) throws -> BuildResult
+    func ensurePath(_ path: StorePath, log: ActivityLog) throws
+    func buildPaths(_ paths: [DerivedPath], mode: UInt64, log: ActivityLog) throws
+    func buildPathsWithResults(_ paths: [DerivedPath], mode: UInt64, log: ActivityLog) throws -> [(DerivedPath, BuildResult)]
+    func buildDerivation(_ drvPath: StorePath, _ derivation: WireDerivation, mode: UInt64, log: ActivityLog) throws -> BuildResult
     func queryMissing(_ paths: [DerivedPath]) throws -> MissingPaths
     func addBuildLog(_ drvPath: StorePath, source: ByteSource) throws
 
@@ -175,14 +156,14 @@ extension StoreService {
         return try addToStore(name: name, method: .fixed(.flat, algorithm), references: references, repair: repair,
                               source: MemoryStream(input: NarEncoding.regularFile(bytes)))
     }
-    public func ensurePath(_ path: StorePath, log: LogSink) throws {
+    public func ensurePath(_ path: StorePath, log: ActivityLog) throws {
         guard try isValidPath(path) else { throw StoreServiceError("path '\(path.baseName)' is not valid and cannot be substituted (substitutes are not built yet)") }
     }
-    public func buildPaths(_ paths: [DerivedPath], mode: UInt64, log: LogSink) throws { throw StoreServiceError.notBuiltYet("building") }
-    public func buildPathsWithResults(_ paths: [DerivedPath], mode: UInt64, log: LogSink) throws -> [(DerivedPath, BuildResult)] {
+    public func buildPaths(_ paths: [DerivedPath], mode: UInt64, log: ActivityLog) throws { throw StoreServiceError.notBuiltYet("building") }
+    public func buildPathsWithResults(_ paths: [DerivedPath], mode: UInt64, log: ActivityLog) throws -> [(DerivedPath, BuildResult)] {
         throw StoreServiceError.notBuiltYet("building")
     }
-    public func buildDerivation(_ drvPath: StorePath, _ derivation: WireDerivation, mode: UInt64, log: LogSink) throws -> BuildResult {
+    public func buildDerivation(_ drvPath: StorePath, _ derivation: WireDerivation, mode: UInt64, log: ActivityLog) throws -> BuildResult {
         throw StoreServiceError.notBuiltYet("building")
     }
     public func addBuildLog(_ drvPath: StorePath, source: ByteSource) throws { throw StoreServiceError.notBuiltYet("build logs") }

@@ -15,7 +15,7 @@ enum TrustPolicy {
         "build-max-silent-time", "multiplexed-build-output",
     ]
 
-    /// Effective settings plus warnings to show the client.
+    /// Effective settings plus notes for the client (Nix 2.8 logs them at debug level).
     static func filter(_ options: ClientOptions, client: ClientIdentity, dialect: Dialect) -> (ClientOptions, [ClientOptions.Setting], [String]) {
         var options = options
         if client.remote, !options.integers.isEmpty { options.integers[0] = 0 }   // keepFailed off for TCP
@@ -34,17 +34,14 @@ enum TrustPolicy {
                 if nixUntrustedWhitelist.contains(setting.name) || (setting.name == "builders" && setting.value.isEmpty) {
                     settings.append(setting)
                 } else {
-                    warnings.append("warning: ignoring the client-specified setting '\(setting.name)', because it is a restricted setting and you are not a trusted user\n")
+                    warnings.append("ignoring the client-specified setting '\(setting.name)', because it is a restricted setting and you are not a trusted user")
                 }
             }
         }
         return (options, settings, warnings)
     }
 
-    static func repairRefused(_ dialect: Dialect) -> StoreServiceError {
-        dialect == .guix ? StoreServiceError("repairing is a privileged operation")
-                         : StoreServiceError("repairing is not allowed because you are not in 'trusted-users'")
-    }
+    static let repairRefused = StoreServiceError(.repairRefused)
     static let verifyRepairRefused = StoreServiceError("you are not privileged to repair paths")
     static let ignoreLivenessRefused = StoreServiceError("you are not allowed to ignore liveness")
     static let remoteGCRefused = StoreServiceError("Garbage collection is disabled for remote hosts.")

@@ -1,3 +1,5 @@
+import StoreFormats
+
 /// Protocol versions and dialects (formats.md §6.2, §6.10, §6.11).
 ///
 /// A version word holds the major in bits 8..15 (0x100 = 1) and the minor in bits 0..7.
@@ -36,6 +38,9 @@ public enum Dialect: String, Sendable, Hashable {
     public init(clientVersion: ProtocolVersion) {
         self = clientVersion.minor >= 0x60 ? .guix : .nix
     }
+
+    /// The words its daemon uses (error messages, log lines).
+    public var messageStyle: MessageStyle { self == .guix ? .guix : .nix }
 }
 
 /// The versions one connection settled on; every version-dependent format asks this.

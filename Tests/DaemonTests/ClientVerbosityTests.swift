@@ -1,0 +1,77 @@
+import Testing
+import Foundation
+import Glibc
+import StoreFormats
+import WorkerProtocol
+
+/// What the daemon process tells a client depends on the client: its messages reach it only
+/// within the verbosity it set (Nix 2.8's GC, verify and optimise lines are all info, 3 in Nix's
+/// scale; the Nix golden transcripts were captured at 3), and its errors come in its daemon's
+/// words (guix-daemon quotes `x', Nix 2.8 'x').
+@Suite(.serialized, .tags(.large)) final class ClientVerbosityTests {
+    let scratch: TemporaryDaemon
+    let store: StoreDirectory
+
+    init() throws {
+        scratch = try TemporaryDaemon(label: "verbosity")
+        store = try StoreDirectory(scratch.root + "/store")
+    }
+
+    func client(_ version: ProtocolVersion = .nix28, verbosity: UInt64) throws -> WorkerClient {
+        let fd = try SocketFD(connectingTo: scratch.socket)
+        var options = version == .guix ? ClientOptions.guixDefault : ClientOptions.nixDefault()
+        options.integers[3] = verbosity
+        return try WorkerClient(stream: fd, version: version, storeDirectory: store, options: options)
+    }
+
+    /// The log lines `request` brings, and whether an activity came too.
+    func lines(_ c: WorkerClient, _ request: WorkerRequest) throws -> (lines: [String], activities: Bool) {
+        var lines: [String] = [], activities = false
+        c.onLog = {
+            switch $0 {
+            case .next(let bytes): lines.append(String(decoding: bytes, as: UTF8.self))
+            case .startActivity: activities = true
+            default: break
+            }
+        }
+        try c.call(request)
+        return (lines, activities)
+    }
+
+    @Test(arguments: [0, 3] as [UInt64])
+    func maintenanceLinesWithinVerbosity(verbosity: UInt64) throws {
+        let c = try client(verbosity: verbosity)
+        let shown = verbosity >= 3
+        let gc = try lines(c, .collectGarbage(action: 1, paths: [], ignoreLiveness: false, maxFreed: 0))
+        #expect(gc.lines == (shown ? ["finding garbage collector roots...\n", "determining live/dead paths...\n"] : []))
+        let verify = try lines(c, .verifyStore(checkContents: false, repair: false))
+        #expect(verify.lines == (shown ? ["reading the Nix store...\n", "checking path existence...\n"] : []))
+        // The optimiseStore activity goes to a 1.34 client whatever its verbosity; the total is info.
+        let optimise = try lines(c, .optimiseStore)
+        #expect(optimise.activities)
+        #expect(optimise.lines.count == (shown ? 1 : 0))
+        #expect(optimise.lines.allSatisfy { $0.contains(" MiB freed by hard-linking ") })
+    }
+
+    @Test func stillAliveInEachDaemonsWords() throws {
+        let nix = try client(verbosity: 0)
+        let kept = try nix.addTextToStore(name: "kept", text: Array("kept\n".utf8))
+        try nix.call(.addTempRoot(kept))
+        let absolute = kept.absolute(in: store)
+        #expect(throws: WorkerProtocolError.remote(
+            message: "Cannot delete path '\(absolute)' since it is still alive. To find out why, use: nix-store --query --roots", status: 1)) {
+            try nix.call(.collectGarbage(action: 3, paths: [kept], ignoreLiveness: false, maxFreed: 0))
+        }
+        let guix = try client(.guix, verbosity: 0)
+        #expect(throws: WorkerProtocolError.remote(message: "cannot delete path `\(absolute)' since it is still alive", status: 1)) {
+            try guix.call(.collectGarbage(action: 3, paths: [kept], ignoreLiveness: false, maxFreed: 0))
+        }
+        // Nor a path outside the store, said as guix-daemon's assertStorePath does.
+        try guix.writer.writeU64(Opcode.isValidPath.rawValue)
+        try guix.writer.writeString("/tmp/elsewhere")
+        try guix.writer.flush()
+        #expect(throws: WorkerProtocolError.remote(message: "path `/tmp/elsewhere' is not in the store", status: 1)) {
+            while true { if case .error(let r) = try StderrMessage.decode(from: guix.reader, guix.negotiated) { throw WorkerProtocolError.remote(message: r.message, status: r.status) } }
+        }
+    }
+}
