@@ -66,8 +66,11 @@ enum DaemonGC {
             }
             printSorted(all)
         case .verify(let contents, let repair):
-            writeStandardError("reading the store...\n")
-            if contents { writeStandardError("checking contents...\n") }
+            // As `guix gc --verify`: the Guix dialect at the daemon's default verbosity (info),
+            // so the daemon's own phase lines and findings say what is going on.
+            var options = ClientOptions.guixDefault
+            options.integers[3] = 1
+            let client = try DaemonConnection.open(options: options, version: .guix).client
             client.onLog = { message in
                 if case .next(let bytes) = message { bytes.withUnsafeBytes { try? writeStandardOutputError($0) } }
             }

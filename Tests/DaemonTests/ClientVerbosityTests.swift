@@ -53,6 +53,31 @@ import WorkerProtocol
         #expect(optimise.lines.allSatisfy { $0.contains(" MiB freed by hard-linking ") })
     }
 
+    /// A valid path gone from disk: Nix 2.8 says so at info, guix-daemon at lvlError, each after
+    /// its own phase lines and in its own quotes.
+    @Test func verifyFindingsAtEachDaemonsLevel() throws {
+        let adder = try client(verbosity: 0)
+        /// A new valid path, removed from disk (each verify invalidates the one it finds).
+        func gonePath(_ name: String) throws -> String {
+            let path = try adder.addTextToStore(name: name, text: Array("\(name)\n".utf8)).absolute(in: store)
+            #expect(unlink(path) == 0)
+            return path
+        }
+        let first = try gonePath("gone-guix")
+        let guix = try lines(try client(.guix, verbosity: 0), .verifyStore(checkContents: false, repair: false))
+        #expect(guix.lines == ["reading the store...\n", "path `\(first)' disappeared, removing from database...\n"])
+        _ = try gonePath("gone-quiet")
+        let quiet = try lines(try client(verbosity: 0), .verifyStore(checkContents: false, repair: false))
+        #expect(quiet.lines == [])
+        let third = try gonePath("gone-nix")
+        let nix = try lines(try client(verbosity: 3), .verifyStore(checkContents: true, repair: false))
+        #expect(nix.lines == ["reading the Nix store...\n", "checking path existence...\n",
+                              "path '\(third)' disappeared, removing from database...\n",
+                              "checking link hashes...\n", "checking store hashes...\n"])
+        let guixInfo = try lines(try client(.guix, verbosity: 1), .verifyStore(checkContents: true, repair: false))
+        #expect(guixInfo.lines == ["reading the store...\n", "checking path existence...\n", "checking hashes...\n"])
+    }
+
     @Test func stillAliveInEachDaemonsWords() throws {
         let nix = try client(verbosity: 0)
         let kept = try nix.addTextToStore(name: "kept", text: Array("kept\n".utf8))

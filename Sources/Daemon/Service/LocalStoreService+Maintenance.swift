@@ -2,8 +2,9 @@
 /// Nix clients (gc.cc, local-store.cc verifyStore, optimise-store.cc): the `finding garbage
 /// collector roots...` family of lines, one `deleting '<path>'` per deleted entry, verify's
 /// phase lines, and optimise's activity with per-path progress — each at Nix's level (all
-/// printInfo), filtered by the session's log. Guix clients get verify's findings at
-/// guix-daemon's level (lvlError) and none of Nix's phase lines.
+/// printInfo), filtered by the session's log. Guix clients get guix-daemon's verify lines and
+/// levels; its GC lines are not sent (their per-path `[N MiB] deleting` needs the bytes freed
+/// so far, which the collector's deletion pool does not report path by path).
 import StoreFormats
 import WorkerProtocol
 import LocalStore
@@ -60,22 +61,22 @@ extension LocalStoreService {
         return (value < 0 || (value == 0 && value.sign == .minus) ? "-" : "") + "\(whole)." + (fraction < 10 ? "0" : "") + "\(fraction)"
     }
 
-    /// VerifyStore: findings go to the client as messages, for Nix clients after the phase line
-    /// they belong to; errors remain when contents differ from the database (repair fixes
-    /// metadata, never blesses modified contents).
+    /// VerifyStore: findings go to the client as messages, after the phase line they belong to
+    /// (each daemon's words and levels); errors remain when contents differ from the database
+    /// (repair fixes metadata, never blesses modified contents).
     public func verifyStore(checkContents: Bool, repair: Bool, log: ActivityLog) throws -> Bool {
         let result = try store.verifyStore(checkContents: checkContents, repair: repair)
         let style = log.dialect.messageStyle
         func report(_ problems: [VerifyProblem]) throws {
             for problem in problems { try log.log(Self.level(of: problem, log.dialect), problem.message(style)) }
         }
-        guard isNix else { try report(result.problems); return !result.modifiedPaths.isEmpty }
-        try log.log(.info, "reading the Nix store...")
+        // guix-daemon: "reading the store..." at lvlError, the rest at lvlInfo; Nix: all info.
+        try log.log(isNix ? .info : .error, isNix ? "reading the Nix store..." : "reading the store...")
         try log.log(.info, "checking path existence...")
         try report(result.problems.filter(\.isExistenceProblem))
         if checkContents {
-            try log.log(.info, "checking link hashes...")
-            try log.log(.info, "checking store hashes...")
+            if isNix { try log.log(.info, "checking link hashes...") }
+            try log.log(.info, isNix ? "checking store hashes..." : "checking hashes...")
         }
         try report(result.problems.filter { !$0.isExistenceProblem })
         return !result.modifiedPaths.isEmpty
