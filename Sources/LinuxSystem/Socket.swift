@@ -139,6 +139,33 @@ extension Socket {
         }
     }
 
+    /// Makes blocking receives on `fd` give up after `seconds` (SO_RCVTIMEO; nil: wait forever).
+    public static func setReceiveTimeout(_ fd: FileDescriptor, seconds: Double?) throws(SystemError) {
+        var value = timeval()
+        if let seconds {
+            let microseconds = max(1, Int((seconds * 1e6).rounded()))  // 0 would mean "forever"
+            value.tv_sec = microseconds / 1_000_000
+            value.tv_usec = microseconds % 1_000_000
+        }
+        guard setsockopt(fd.rawValue, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size)) == 0 else {
+            throw SystemError("setsockopt(SO_RCVTIMEO)", errno: .current)
+        }
+    }
+
+    /// A blocking receive: the byte count (0 at end of stream), or nil when a receive timeout
+    /// (`setReceiveTimeout`) ran out first.
+    public static func receive(_ fd: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int? {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
+        while true {
+            let n = Glibc.recv(fd.rawValue, base, buffer.count, 0)
+            if n >= 0 { return n }
+            let error = Errno.current
+            if error == .interrupted { continue }
+            if error.rawValue == EAGAIN || error.rawValue == EWOULDBLOCK { return nil }
+            throw SystemError("recv", errno: error)
+        }
+    }
+
     /// Whether `fd` is an AF_UNIX socket (socket-activated descriptors may be TCP).
     public static func isUnixSocket(_ fd: Int32) -> Bool {
         var storage = sockaddr_storage()

@@ -36,7 +36,7 @@ enum CloisterDaemon {
             }
             do {
                 let server = try DaemonServer(configuration: configuration) { line in say(line + "\n", to: 2) }
-                server.applyReplyPolling(environment: environment)
+                server.applySessionTuning(environment: environment)
                 if let kind = workerKind {
                     if kind == "spare" || kind == DaemonServer.idleSpareKind { server.serveSpare() } else { server.serveWorker(remote: kind == "tcp") }
                     exit(0)

@@ -19,8 +19,9 @@ final class TemporaryDaemon: @unchecked Sendable {
         return dir.appendingPathComponent(".build/debug/cloister-daemon").path
     }
 
-    /// `label` names the temp directory, so a leftover says which suite made it.
-    init(label: String) throws {
+    /// `label` names the temp directory, so a leftover says which suite made it. With
+    /// `keepLog` the daemon's stderr goes to `<root>/daemon.log` (`log()`), else nowhere.
+    init(label: String, extraEnvironment: [String: String] = [:], keepLog: Bool = false) throws {
         root = NSTemporaryDirectory() + "cloister-\(label)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         var env = ProcessInfo.processInfo.environment
@@ -31,15 +32,20 @@ final class TemporaryDaemon: @unchecked Sendable {
         env["NIX_REMOTE"] = "unix://" + root + "/sock"
         env["NIX_STATE_DIR"] = root + "/nixstate"
         env["HOME"] = root
+        env.merge(extraEnvironment) { $1 }
         environment = env
         process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = ["--listen=" + root + "/sock"]
         process.environment = env
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        if keepLog { FileManager.default.createFile(atPath: root + "/daemon.log", contents: nil) }
+        process.standardError = FileHandle(forWritingAtPath: keepLog ? root + "/daemon.log" : "/dev/null")
         try process.run()
         for _ in 0..<100 where !FileManager.default.fileExists(atPath: root + "/sock") { usleep(20_000) }
     }
+
+    /// What the daemon wrote to stderr so far (with `keepLog`).
+    func log() -> String { (try? String(contentsOfFile: root + "/daemon.log", encoding: .utf8)) ?? "" }
 
     deinit {
         process.terminate()

@@ -116,13 +116,30 @@ public final class DaemonServer: @unchecked Sendable {
     /// (ReplyPolling; `CLOISTER_REPLY_POLL_US`, 0 = never).
     public var replyPollMicroseconds = ReplyPolling.defaultMicroseconds
 
-    /// Log each session's polling counts (`CLOISTER_REPLY_POLL_LOG=1`, for profiling).
-    public var logReplyPolling = false
+    /// Log each session's time, CPU time and polling or burst counts when it ends
+    /// (`CLOISTER_SESSION_LOG=1`, for profiling).
+    public var logSessions = false
 
-    /// Reads `CLOISTER_REPLY_POLL_US` (microseconds, 0 turns polling off, at most 1000).
-    public func applyReplyPolling(environment: [String: String]) {
-        logReplyPolling = environment["CLOISTER_REPLY_POLL_LOG"].map { !$0.isEmpty && $0 != "0" } ?? false
+    /// Whether sessions hold fast CPU wake-ups across lookups fired back to back (LookupBurst;
+    /// `CLOISTER_LOOKUP_BURSTS=0` turns it off). Where the device cannot be opened (not root)
+    /// sessions use reply polling instead.
+    public var lookupBursts = true
+
+    /// Reads `CLOISTER_REPLY_POLL_US` (microseconds, 0 turns polling off, at most 1000),
+    /// `CLOISTER_SESSION_LOG` and `CLOISTER_LOOKUP_BURSTS`.
+    public func applySessionTuning(environment: [String: String]) {
+        logSessions = environment["CLOISTER_SESSION_LOG"].map { !$0.isEmpty && $0 != "0" } ?? false
         replyPollMicroseconds = ReplyPolling.fromEnvironment(environment).map { Int(($0.budget * 1e6).rounded()) } ?? 0
+        lookupBursts = environment[LookupBurst.environmentVariable] != "0"
+    }
+
+    /// The session's way to keep wake-ups fast: a lookup burst where the CPU latency device
+    /// opens, reply polling otherwise (or neither, when both are turned off).
+    /// `opened` is a request a spare opened while it waited.
+    func makeStream(_ connection: FileDescriptor, latencyRequest opened: CPULatencyRequest?) -> SocketStream {
+        let request = lookupBursts ? (opened ?? (try? CPULatencyRequest())) : nil
+        return SocketStream(connection, polling: replyPollMicroseconds > 0 ? ReplyPolling(budget: Double(replyPollMicroseconds) / 1e6) : nil,
+                            burst: request.map { LookupBurst(request: $0) })
     }
 
     /// Tells a spawned process that it is a connection worker: "spare" (a channel on fd 3
@@ -150,9 +167,11 @@ public final class DaemonServer: @unchecked Sendable {
         if DescriptorChannel.isClosedByPeer(channel) { return }
         // The store is opened before the client arrives; a failure is reported to the client.
         let store = Result { () throws(LocalStoreError) in try LocalStore(configuration: storeConfiguration) }
+        var latencyRequest: CPULatencyRequest?
         // Rehearse unless a client already waits (a worker started for a waiting connection).
         if case .success(let opened) = store, let waiting = try? pollReadable([channel], timeoutMilliseconds: 0), waiting == [false] {
             WorkerWarmUp.run(store: opened, configuration: configuration)
+            if lookupBursts { latencyRequest = try? CPULatencyRequest() }
             prepareBuilds(storeDirectory: opened.layout.storePath, stateDirectory: opened.layout.stateDirectory,
                           logDirectory: opened.layout.logDirectory)
         }
@@ -166,7 +185,7 @@ public final class DaemonServer: @unchecked Sendable {
         guard let (connection, payload) = received else { return }
         // TCP listeners send "t"; the socket's own family decides as well.
         let remote = payload.first == WorkerPool.tcpPayload || !Socket.isUnixSocket(connection.rawValue)
-        serve(connection, remote: remote, store: store)
+        serve(connection, remote: remote, store: store, latencyRequest: latencyRequest)
         finishBuilds()
     }
 
@@ -175,7 +194,8 @@ public final class DaemonServer: @unchecked Sendable {
         serve(connection, remote: remote, store: Result { () throws(LocalStoreError) in try LocalStore(configuration: storeConfiguration) })
     }
 
-    func serve(_ connection: FileDescriptor, remote: Bool, store opened: Result<LocalStore, LocalStoreError>) {
+    func serve(_ connection: FileDescriptor, remote: Bool, store opened: Result<LocalStore, LocalStoreError>,
+               latencyRequest: CPULatencyRequest? = nil) {
         defer { try? connection.close() }
         let peer = remote ? nil : Socket.peerCredentials(connection)
         let daemonUID = ProcessEnvironment.realUserID
@@ -183,7 +203,7 @@ public final class DaemonServer: @unchecked Sendable {
         let userName = peer.flatMap { DaemonProcess.userName(of: $0.uid) }
         let client = ClientIdentity(uid: peer?.uid, gid: peer?.gid, pid: peer?.pid, userName: userName, trusted: trusted, remote: remote)
         if let peer { log("accepted connection from pid \(peer.pid), user \(userName ?? String(peer.uid))") }
-        let stream = SocketStream(connection, polling: replyPollMicroseconds > 0 ? ReplyPolling(budget: Double(replyPollMicroseconds) / 1e6) : nil)
+        let stream = makeStream(connection, latencyRequest: latencyRequest)
         let store: LocalStore
         do { store = try opened.get() } catch {
             refuse(stream, error)
@@ -195,10 +215,26 @@ public final class DaemonServer: @unchecked Sendable {
         let session = ServerSession(stream: stream, service: service, client: client, storeDirectory: store.storeDirectory,
                                     activityIDBase: UInt64(UInt32(bitPattern: ProcessEnvironment.processID)) << 32)
         session.onHandshake = { [self] _, _ in try makeUserProfileDirectory(client) }
+        session.onOperation = { [unowned stream] op in stream.operationStarts(op) }
+        let before = logSessions ? (time: WallClock.monotonicSeconds, cpu: ProcessCPUTime.seconds) : nil
         _ = session.run()
-        if logReplyPolling, let polling = stream.polling {
-            log("reply polling: \(session.operationsServed) operations, \(polling.hits) caught while polling, \(polling.misses) missed, \(polling.busy) not polled (busy machine)")
+        if let before { logSession(session, stream, since: before) }
+    }
+
+    /// The `logSessions` line: wall and CPU time (getrusage: tick-sampled, so the split between
+    /// user and system is rough), then how the session kept wake-ups fast.
+    private func logSession(_ session: ServerSession, _ stream: SocketStream, since before: (time: Double, cpu: (user: Double, system: Double))) {
+        let cpu = ProcessCPUTime.seconds
+        let microseconds = { (seconds: Double) in Int((seconds * 1e6).rounded()) }
+        var line = "session: \(session.operationsServed) operations in \(microseconds(WallClock.monotonicSeconds - before.time)) µs, "
+            + "CPU \(microseconds(cpu.user - before.cpu.user)) µs user + \(microseconds(cpu.system - before.cpu.system)) µs system"
+        if let polling = stream.polling {
+            line += "; reply polling: \(polling.hits) caught while polling, \(polling.misses) missed, \(polling.busy) not polled (busy machine)"
         }
+        if let burst = stream.burst {
+            line += "; lookup bursts: \(burst.holds) held, \(burst.liftedOnSilence) ended by silence, \(burst.liftedForOperation) by another operation"
+        }
+        log(line)
     }
 
     /// A client we cannot serve still gets the handshake and an error frame.

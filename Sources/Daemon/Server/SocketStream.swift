@@ -1,20 +1,32 @@
 import WorkerProtocol
 import LinuxSystem
 
-/// A connected socket as the worker protocol's `ByteStream`. With `polling`, a read that
-/// follows a write (the next request after a reply) may first poll the socket for a moment
-/// (ReplyPolling) before blocking.
+/// A connected socket as the worker protocol's `ByteStream`. With `burst`, lookups a client
+/// fires back to back run with fast CPU wake-ups (LookupBurst); otherwise, with `polling`, a
+/// read that follows a write (the next request after a reply) may first poll the socket for a
+/// moment (ReplyPolling) before blocking. At most one of the two is set.
 final class SocketStream: ByteSource, ByteSink {
     let descriptor: FileDescriptor
     let polling: ReplyPolling?
+    let burst: LookupBurst?
 
-    init(_ descriptor: FileDescriptor, polling: ReplyPolling? = nil) {
+    init(_ descriptor: FileDescriptor, polling: ReplyPolling? = nil, burst: LookupBurst? = nil) {
         self.descriptor = descriptor
-        self.polling = polling
+        self.polling = burst == nil ? polling : nil
+        self.burst = burst
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(WorkerProtocolError) -> Int {
         do {
+            if let burst {
+                while true {
+                    if let n = try Socket.receive(descriptor, into: buffer) {
+                        burst.received()
+                        return n
+                    }
+                    burst.silent(descriptor)
+                }
+            }
             if let polling {
                 let descriptor = self.descriptor
                 if let n = try polling.readAfterReply({ () throws(SystemError) in try Socket.receiveIfReady(descriptor, into: buffer) }) {
@@ -35,5 +47,11 @@ final class SocketStream: ByteSource, ByteSink {
             throw .transport(operation: "write to client", errno: error.errno.rawValue)
         }
         polling?.replied()
+        burst?.replied()
+    }
+
+    /// The session decoded its next operation.
+    func operationStarts(_ op: Opcode) {
+        burst?.operationStarts(lookup: op.isLookup, socket: descriptor)
     }
 }

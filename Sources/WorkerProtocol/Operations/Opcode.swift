@@ -61,3 +61,19 @@ public enum Opcode: UInt64, Sendable, CaseIterable {
         }
     }
 }
+
+extension Opcode {
+    /// Answered from the database (or a temp-roots line) alone, in microseconds: the requests a
+    /// client fires back to back (`nix-store -q` over many paths, `guix gc -R`). The daemon
+    /// keeps CPU wake-ups fast across runs of these and never across anything else (builds,
+    /// NAR transfers, GC, substituter queries), which may run for minutes.
+    public var isLookup: Bool {
+        switch self {
+        case .isValidPath, .queryPathHash, .queryReferences, .queryReferrers, .addTempRoot, .queryDeriver,
+             .setOptions, .queryDerivationOutputs, .queryPathInfo, .queryDerivationOutputNames,
+             .queryPathFromHashPart, .queryValidDerivers, .queryDerivationOutputMap, .queryFailedPaths,
+             .builtinBuilders, .substituteURLs: true
+        default: false
+        }
+    }
+}

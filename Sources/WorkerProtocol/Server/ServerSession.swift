@@ -18,6 +18,8 @@ public final class ServerSession {
     /// Runs after the client's handshake words are read and before `STDERR_LAST` (the daemon
     /// creates the per-user profile directory here); an error refuses the client.
     public var onHandshake: ((Negotiated, Handshake.ClientHello) throws -> Void)?
+    /// Called with each operation's code once it is read, before its arguments.
+    public var onOperation: ((Opcode) -> Void)?
     public private(set) var negotiated: Negotiated?
     /// High bits of activity ids (the daemon passes its pid << 32, as nix-daemon's ids carry it).
     public let activityIDBase: UInt64
@@ -72,6 +74,7 @@ public final class ServerSession {
                 if try reader.atEnd() { return .clientClosed }
                 let raw = try reader.readU64()
                 guard let op = Opcode(rawValue: raw), op.exists(in: v.dialect) else { throw WorkerProtocolError.unknownOperation(raw) }
+                onOperation?(op)
                 if op == .isValidPath && v.isGuix {
                     // Guix checks this path only after starting work, so a bad one is an
                     // ordinary error and the connection survives (nix-daemon.cc wopIsValidPath,

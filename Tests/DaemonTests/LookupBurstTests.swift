@@ -1,0 +1,111 @@
+import Testing
+import Foundation
+import Glibc
+import LinuxSystem
+import StoreFormats
+import WorkerProtocol
+@testable import Daemon
+
+/// Fast CPU wake-ups across lookups fired back to back (LookupBurst): held from the second
+/// back-to-back lookup, lifted before anything that is not a lookup and when the client falls
+/// silent, and never held by a session that alternates adds and lookups.
+@Suite(.tags(.medium)) struct LookupBurstTests {
+    @Test(.tags(.small)) func policyHoldsOnlyAcrossBackToBackLookups() {
+        var policy = LookupBurst.Policy()
+        var held: Bool
+        held = policy.operationStarts(lookup: true)
+        #expect(!held, "no gap seen yet")
+        policy.requestArrived(gap: 0.00005)
+        held = policy.operationStarts(lookup: true)
+        #expect(!held, "one quick request is not a burst")
+        policy.requestArrived(gap: 0.00005)
+        held = policy.operationStarts(lookup: true)
+        #expect(held)
+        policy.requestArrived(gap: 0.0015)
+        held = policy.operationStarts(lookup: true)
+        #expect(held, "a slower gap short of silence keeps the burst")
+        policy.requestArrived(gap: 0.00005)
+        held = policy.operationStarts(lookup: false)
+        #expect(!held, "an add, a build or a transfer ends it")
+        policy.requestArrived(gap: 0.00005)
+        held = policy.operationStarts(lookup: true)
+        #expect(!held, "and the count starts again")
+        policy.requestArrived(gap: 0.00005)
+        held = policy.operationStarts(lookup: true)
+        #expect(held)
+        policy.silence()
+        policy.requestArrived(gap: 0.5)
+        held = policy.operationStarts(lookup: true)
+        #expect(!held, "silence ends it")
+    }
+
+    @Test(.tags(.small)) func onlyDatabaseAnswersAreLookups() {
+        #expect(Opcode.queryPathInfo.isLookup && Opcode.isValidPath.isLookup && Opcode.setOptions.isLookup)
+        for op in [Opcode.addToStore, .addToStoreNar, .buildPaths, .buildDerivation, .narFromPath, .exportPath, .importPaths,
+                   .collectGarbage, .verifyStore, .optimiseStore, .querySubstitutablePathInfos, .queryMissing, .syncWithGC, .findRoots] {
+            #expect(!op.isLookup, "\(op)")
+        }
+    }
+
+    /// The device is root's; elsewhere sessions poll instead (ReplyPollingTests).
+    static var canRequestLatency: Bool { (try? CPULatencyRequest()) != nil }
+
+    @Test(.enabled(if: canRequestLatency)) func streamHoldsTheLimitAndLiftsIt() throws {
+        let peer = try ReplyPollingTests.Peer()
+        let burst = LookupBurst(request: try CPULatencyRequest(), silence: 0.3)
+        let stream = SocketStream(peer.ours, polling: ReplyPolling(budget: 0.0002), burst: burst)
+        #expect(stream.polling == nil, "a burst replaces polling")
+        func round(_ op: Opcode, answerAfter delay: Double = 0) throws {
+            _ = peer.answer(after: delay)
+            var byte: [UInt8] = [7]
+            try byte.withUnsafeBytes { try stream.write($0) }
+            #expect(try byte.withUnsafeMutableBytes { try stream.read(into: $0) } == 1)
+            stream.operationStarts(op)
+        }
+        try round(.queryPathInfo)
+        try round(.queryPathInfo)
+        #expect(burst.request.isLimited && burst.holds == 1)
+        #expect(CPULatencyRequest.effectiveLimit() == 0, "idle CPUs poll while the burst lasts")
+        try round(.queryPathInfo)
+        try round(.addToStoreNar)
+        #expect(!burst.request.isLimited && burst.liftedForOperation == 1)
+        try round(.queryPathInfo)
+        try round(.queryPathInfo)
+        #expect(burst.request.isLimited && burst.holds == 2)
+        // The client thinks for longer than the silence: the receive gives up, lifts, and waits on.
+        let start = Date()
+        try round(.queryPathInfo, answerAfter: 0.6)
+        #expect(Date().timeIntervalSince(start) >= 0.55)
+        #expect(burst.liftedOnSilence == 1)
+        #expect(!burst.request.isLimited, "one lookup after silence is not a burst")
+    }
+}
+
+/// The same through a daemon process and its worker, as a client sees it.
+@Suite(.serialized, .tags(.large)) struct LookupBurstSessionTests {
+    @Test(.enabled(if: LookupBurstTests.canRequestLatency)) func aQueryingSessionHoldsAndLifts() throws {
+        let scratch = try TemporaryDaemon(label: "burst", extraEnvironment: ["CLOISTER_SESSION_LOG": "1"], keepLog: true)
+        let store = try StoreDirectory(scratch.root + "/store")
+        let fd = try SocketFD(connectingTo: scratch.socket)
+        let client = try WorkerClient(stream: fd, storeDirectory: store, options: .nixDefault())
+        let path = try client.addTextToStore(name: "burst", text: Array("lookups".utf8))
+        for _ in 0..<50 { #expect(try client.queryPathInfo(path)?.path == path) }
+        _ = try client.addTextToStore(name: "burst-2", text: Array("lookups 2".utf8))
+        for _ in 0..<50 { #expect(try client.queryPathInfo(path)?.path == path) }
+        usleep(100_000)  // silence
+        shutdown(fd.fd, Int32(SHUT_RDWR))  // the session ends
+        var line = ""
+        for _ in 0..<250 {
+            line = scratch.log().split(separator: "\n").first { $0.hasPrefix("session: ") }.map(String.init) ?? ""
+            if !line.isEmpty { break }
+            usleep(20_000)
+        }
+        // "session: …; lookup bursts: H held, S ended by silence, O by another operation"
+        let bursts = try #require(line.split(separator: ";").first { $0.contains("lookup bursts:") }, "\(line)")
+        let numbers = bursts.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+        try #require(numbers.count == 3, "\(line)")
+        let (held, silence, other) = (numbers[0], numbers[1], numbers[2])
+        #expect(held >= 2 && silence >= 1 && other >= 1, "\(line)")
+        #expect(held == silence + other, "every hold was lifted: \(line)")
+    }
+}
