@@ -25,22 +25,29 @@ import StoreFormats
         #expect(lines(sent) == ["shown\n", "talkative\n"])
     }
 
-    /// Nix 2.8 notes a refused setting at debug level (daemon.cc ClientSettings::apply), after
-    /// taking the client's new verbosity.
-    @Test func refusedSettingNoteIsDebugLevel() throws {
+    /// Nix 2.8 notes a refused setting at debug level and an untrusted substituter as a warning
+    /// (daemon.cc ClientSettings::apply), after taking the client's new verbosity.
+    @Test func settingNotesAtNixLevels() throws {
         let service = MemoryStoreService(storeDirectory: .nix)
         _ = try withSession(service: service, client: ClientIdentity(uid: 1000, trusted: false)) { stream in
             let c = try WorkerClient(stream: stream, storeDirectory: .nix, options: .nixDefault())
             var messages: [StderrMessage] = []
             c.onLog = { messages.append($0) }
             var options = ClientOptions.nixDefault()
-            options.overrides = [.init("substituters", "http://evil")]
+            options.integers[3] = Verbosity.error.rawValue
+            options.overrides = [.init("substituters", "http://evil"), .init("sandbox", "false")]
             try c.call(.setOptions(options))
             #expect(lines(messages) == [])
+            options.integers[3] = Verbosity.info.rawValue
+            try c.call(.setOptions(options))
+            let warning = "\u{1b}[35;1mwarning:\u{1b}[0m ignoring untrusted substituter 'http://evil'\n"
+            #expect(lines(messages) == [warning])
             options.integers[3] = Verbosity.debug.rawValue
             try c.call(.setOptions(options))
-            #expect(lines(messages) == ["ignoring the client-specified setting 'substituters', because it is a restricted setting and you are not a trusted user\n"])
+            #expect(lines(messages) == [warning, "ignoring the client-specified setting 'sandbox', because it is a restricted setting and you are not a trusted user\n", warning])
         }
+        let (kept, notes) = TrustPolicy.substituters("https://a.example https://b.example/ http://evil", daemon: ["https://a.example/", "https://b.example/"])
+        #expect(kept == ["https://a.example/", "https://b.example/"] && notes == [.untrustedSubstituter("http://evil")])
     }
 
     /// guix-daemon announces an export at lvlInfo, 1 in its scale.

@@ -200,6 +200,8 @@ public final class LocalStoreService: StoreService {
         }
     }
 
+    public var trustedSubstituteURLs: [String] { substituteURLsOfDaemon }
+
     public func substituteURLs() throws -> [String] {
         if let urls = settings["untrusted-substitute-urls"] ?? settings["substitute-urls"] {
             return urls.split(separator: " ").map(String.init)

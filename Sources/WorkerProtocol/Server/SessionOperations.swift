@@ -12,12 +12,13 @@ extension ServerSession {
 
         switch request {
         case .setOptions(let options):
-            let (effective, settings, warnings) = TrustPolicy.filter(options, client: client, dialect: v.dialect)
+            let (effective, settings, notes) = TrustPolicy.filter(options, client: client, dialect: v.dialect,
+                                                                  daemonSubstituters: service.trustedSubstituteURLs)
             try serve(v) {
-                // Nix 2.8 takes the verbosity first, so its notes on refused settings (debug
-                // level) are filtered by the new one (daemon.cc ClientSettings::apply).
+                // Nix 2.8 takes the verbosity first, so its notes on settings it did not take
+                // are filtered by the new one (daemon.cc ClientSettings::apply).
                 log.apply(options)
-                for w in warnings { try log.log(.debug, w) }
+                for note in notes { try log.log(note.level, note.text) }
                 try service.setOptions(effective, settings: settings)
                 try reply(.nothing, v, ctx)
             }

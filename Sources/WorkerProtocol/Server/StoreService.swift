@@ -130,6 +130,8 @@ public protocol StoreService: AnyObject {
     func builtinBuilders() throws -> [String]
     /// Op 81: client-supplied URLs if any (`untrusted-substitute-urls`), else the daemon's.
     func substituteURLs() throws -> [String]
+    /// The daemon's own substituters: the only ones an untrusted Nix client may choose.
+    var trustedSubstituteURLs: [String] { get }
     func querySubstitutablePaths(_ paths: [StorePath]) throws -> [StorePath]
     func querySubstitutablePathInfos(_ paths: [StorePath]) throws -> [WorkerReply.SubstitutableInfo]
 }
@@ -147,6 +149,7 @@ extension StoreService {
     public func clearFailedPaths(_ paths: [StorePath]) throws {}
     public func builtinBuilders() throws -> [String] { ["download", "git-download"] }
     public func substituteURLs() throws -> [String] { [] }
+    public var trustedSubstituteURLs: [String] { [] }
     public func syncWithGC() throws {}
     /// Buffers the file (bounded by `limit`) to hand it to `addToStore` as a NAR; stores that
     /// can take the bytes as they come override this.
