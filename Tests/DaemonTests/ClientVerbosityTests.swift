@@ -78,6 +78,41 @@ import WorkerProtocol
         #expect(guixInfo.lines == ["reading the store...\n", "checking path existence...\n", "checking hashes...\n"])
     }
 
+    /// guix-daemon's collection lines: the phase lines at lvlError, each deletion with what
+    /// was freed before it at lvlInfo, then the trash and `.links` lines.
+    @Test(arguments: [0, 1] as [UInt64])
+    func guixCollectionLines(verbosity: UInt64) throws {
+        var doomed: [StorePath] = []
+        do {
+            // Added in a session of their own, which ends: its temp roots go with its worker.
+            let adder = try client(verbosity: 0)
+            for name in ["guix-gc-a", "guix-gc-b"] { doomed.append(try adder.addTextToStore(name: name + "-\(verbosity)", text: Array(name.utf8))) }
+        }
+        let guix = try client(.guix, verbosity: verbosity)
+        var gc: (lines: [String], activities: Bool) = ([], false)
+        for _ in 0..<250 {
+            do {
+                gc = try lines(guix, .collectGarbage(action: 3, paths: doomed, ignoreLiveness: false, maxFreed: UInt64(Int64.max)))
+                break
+            } catch WorkerProtocolError.remote(let message, _) where message.contains("still alive") {
+                usleep(20_000)  // the adder's worker has not exited yet
+            }
+        }
+        let head = "finding garbage collector roots...\n"
+        if verbosity == 0 {
+            #expect(gc.lines == [head, "deleting unused links...\n"])
+            return
+        }
+        try #require(gc.lines.count == 6, "\(gc.lines)")
+        #expect(gc.lines[0] == head)
+        // Guix's default limit (2^63 - 1) is no limit: progress in MiB, each path only a few bytes.
+        let deleted = Set(doomed.map { "[0 MiB] deleting '\($0.absolute(in: store))'\n" })
+        #expect(Set(gc.lines[1...2]) == deleted)
+        #expect(gc.lines[3] == "deleting `\(store.path)/trash'\n")
+        #expect(gc.lines[4] == "deleting unused links...\n")
+        #expect(gc.lines[5].hasPrefix("note: currently hard linking saves ") && gc.lines[5].hasSuffix(" MiB\n"))
+    }
+
     @Test func stillAliveInEachDaemonsWords() throws {
         let nix = try client(verbosity: 0)
         let kept = try nix.addTextToStore(name: "kept", text: Array("kept\n".utf8))

@@ -43,6 +43,29 @@ import LinuxSystem
         #expect(access(t.root + "/store/trash", F_OK) != 0)
     }
 
+    /// guix-daemon's progress line counts, before each deleted path, the NAR sizes of the valid
+    /// paths deleted so far; a limit that stops the deletion says so.
+    @Test func progressCountsWhatWentBefore() throws {
+        let t = try TestStore()
+        let (lib, app) = try t.populate { store in
+            let lib = try text(store, "lib")
+            return (lib, try text(store, "app", [lib]))
+        }
+        let store = try t.open()
+        let appSize = try #require(try store.queryPathInfo(app)).narSize
+        let result = try store.collectGarbage(GCOptions(action: .deleteSpecific([lib])))
+        // The referrer goes first.
+        #expect(result.paths == [app, lib].map { $0.absolute(in: store.storeDirectory) })
+        #expect(result.freedBefore == [0, appSize])
+        #expect(!result.stoppedAtLimit)
+        let listed = try store.collectGarbage(GCOptions(action: .returnDead))
+        #expect(listed.freedBefore.isEmpty)
+
+        _ = try t.populate { store in [try text(store, "a"), try text(store, "b")] }
+        let limited = try t.open().collectGarbage(GCOptions(action: .deleteDead, maxFreed: 1))
+        #expect(limited.paths.count == 1 && limited.stoppedAtLimit, "one path frees more than a byte")
+    }
+
     @Test func deletingALivePathIsRefused() throws {
         let t = try TestStore()
         let (lib, app) = try t.populate { store in

@@ -1,10 +1,12 @@
-/// CollectGarbage, VerifyStore and OptimiseStore, with the progress Nix 2.8's daemon reports to
-/// Nix clients (gc.cc, local-store.cc verifyStore, optimise-store.cc): the `finding garbage
+/// CollectGarbage, VerifyStore and OptimiseStore, with the progress each daemon reports to its
+/// clients. Nix 2.8 (gc.cc, local-store.cc verifyStore, optimise-store.cc): the `finding garbage
 /// collector roots...` family of lines, one `deleting '<path>'` per deleted entry, verify's
-/// phase lines, and optimise's activity with per-path progress — each at Nix's level (all
-/// printInfo), filtered by the session's log. Guix clients get guix-daemon's verify lines and
-/// levels; its GC lines are not sent (their per-path `[N MiB] deleting` needs the bytes freed
-/// so far, which the collector's deletion pool does not report path by path).
+/// phase lines, and optimise's activity with per-path progress — all printInfo. guix-daemon
+/// (gc.cc): the phase lines at lvlError, and per deleted entry `[N MiB] deleting '<path>'` (or
+/// `[P%]` of an explicit `maxFreed`) at lvlInfo, counting what was freed before it as it does
+/// (GCResults.freedBefore), then the trash and `.links` lines; its verify lines and levels.
+/// Every line is filtered by the session's log. The lines follow the collection rather than
+/// accompany it (the client sees the same sequence before the reply).
 import StoreFormats
 import WorkerProtocol
 import LocalStore
@@ -21,23 +23,59 @@ extension LocalStoreService {
         case .deleteDead: action = .deleteDead
         case .deleteSpecific: action = .deleteSpecific(request.paths)
         }
-        let log = isNix ? activityLog : nil
-        try log?.log(.info, "finding garbage collector roots...")
-        let result = try store.collectGarbage(GCOptions(action: action, maxFreed: request.maxFreed == 0 ? .max : request.maxFreed))
+        let maxFreed = Self.byteLimit(request.maxFreed)
+        let log = activityLog
+        // Both daemons say this at once, before the roots are searched.
+        try log?.log(isNix ? .info : .error, "finding garbage collector roots...")
+        let result = try store.collectGarbage(GCOptions(action: action, maxFreed: maxFreed))
         if let log {
-            switch request.action {
-            case .deleteSpecific: break
-            case .deleteDead: try log.log(.info, "deleting garbage...")
-            case .returnLive, .returnDead: try log.log(.info, "determining live/dead paths...")
-            }
-            if request.action == .deleteDead || request.action == .deleteSpecific {
-                for path in result.paths { try log.log(.info, "deleting '\(path)'") }
-                try log.log(.info, "deleting unused links...")
-                try log.log(.info, "note: currently hard linking saves \(Self.mebibytes(linkSavings())) MiB")
-            }
+            if isNix { try reportNixCollection(result, request.action, log) } else { try reportGuixCollection(result, request.action, maxFreed: maxFreed, log) }
         }
         // Both daemons keep the result in a sorted set (PathSet / StorePathSet).
         return GCResult(paths: Array(Set(result.paths)).sorted(), bytesFreed: result.bytesFreed)
+    }
+
+    /// The request's `maxFreed` as a limit: 0 (old Nix clients) and anything from 2^63 - 1 up
+    /// (Guix's `%long-long-max` default, Nix's 2^64 - 1) mean none.
+    static func byteLimit(_ requested: UInt64) -> UInt64 {
+        requested == 0 || requested >= UInt64(Int64.max) ? .max : requested
+    }
+
+    /// Nix 2.8 gc.cc, all at info.
+    private func reportNixCollection(_ result: GCResults, _ action: GCRequest.Action, _ log: ActivityLog) throws {
+        switch action {
+        case .deleteSpecific: break
+        case .deleteDead: try log.log(.info, "deleting garbage...")
+        case .returnLive, .returnDead: try log.log(.info, "determining live/dead paths...")
+        }
+        guard action == .deleteDead || action == .deleteSpecific else { return }
+        for path in result.paths { try log.log(.info, "deleting '\(path)'") }
+        try log.log(.info, "deleting unused links...")
+        try log.log(.info, "note: currently hard linking saves \(Self.mebibytes(linkSavings())) MiB")
+    }
+
+    /// guix-daemon gc.cc (collectGarbage, deletePathRecursive, removeUnusedLinks).
+    private func reportGuixCollection(_ result: GCResults, _ action: GCRequest.Action, maxFreed: UInt64, _ log: ActivityLog) throws {
+        switch action {
+        case .deleteSpecific: break
+        case .deleteDead: try log.log(.error, "deleting garbage...")
+        case .returnLive, .returnDead: try log.log(.error, "determining live/dead paths...")
+        }
+        guard action == .deleteDead || action == .deleteSpecific else { return }
+        for (path, freed) in zip(result.paths, result.freedBefore) {
+            try log.log(.info, "[\(Self.guixProgress(freed: freed, maxFreed: maxFreed))] deleting '\(path)'")
+        }
+        if result.stoppedAtLimit { try log.log(.info, "deleted or invalidated more than \(maxFreed) bytes; stopping") }
+        try log.log(.info, "deleting `\(store.layout.storePath)/trash'")
+        try log.log(.error, "deleting unused links...")
+        try log.log(.info, "note: currently hard linking saves \(Self.mebibytes(linkSavings())) MiB")
+    }
+
+    /// `N MiB` freed so far (whole MiB, rounded down), or `P%` of an explicit limit (capped at
+    /// 100, rounded down).
+    static func guixProgress(freed: UInt64, maxFreed: UInt64) -> String {
+        guard maxFreed != .max else { return "\(freed / (1024 * 1024)) MiB" }
+        return "\(Int(min(Double(freed) / Double(maxFreed), 1) * 100))%"
     }
 
     /// gc.cc: what the `.links` entries still shared save, less the directory's own blocks.

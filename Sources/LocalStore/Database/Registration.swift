@@ -89,7 +89,7 @@ extension LocalStore {
             guard referrers.isEmpty else {
                 throw .pathHasReferrers(absolute(path), referrers: referrers.map(absolute))
             }
-            try database.deleteValidPath(path)
+            _ = try database.deleteValidPath(path)
         }
         removeSignatureFiles(of: [path])
     }

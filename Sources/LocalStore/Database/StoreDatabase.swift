@@ -143,8 +143,10 @@ final class StoreDatabase {
         return try storePath(text)
     }
 
-    func deleteValidPath(_ path: StorePath) throws(LocalStoreError) {
-        try db.run("delete from ValidPaths where path = ?", [absolute(path)])
+    /// Removes the row (its Refs go with it) and returns its NAR size (0 if there was none).
+    func deleteValidPath(_ path: StorePath) throws(LocalStoreError) -> UInt64 {
+        let size = try db.integer("delete from ValidPaths where path = ? returning narSize", [absolute(path)])
+        return UInt64(max(size ?? 0, 0))
     }
 
     // MARK: FailedPaths

@@ -41,7 +41,22 @@ public struct GCResults: Sendable {
     /// Absolute paths listed or deleted.
     public var paths: [String] = []
     public var bytesFreed: UInt64 = 0
+    /// For each deleted entry of `paths`, in order, the bytes counted as freed before it, as
+    /// guix-daemon's progress line `[N MiB] deleting '…'` counts them: the NAR sizes of the
+    /// valid paths deleted so far (its estimate for a directory moved to the trash) and the
+    /// sizes of lock files removed. Empty for the listing actions.
+    public var freedBefore: [UInt64] = []
+    /// `maxFreed` stopped the deletion with dead paths left.
+    public var stoppedAtLimit = false
+    private var estimate: UInt64 = 0
     public init() {}
+
+    /// `path` is being deleted; `size` is what it adds to the estimate.
+    mutating func deleting(_ path: String, size: UInt64) {
+        paths.append(path)
+        freedBefore.append(estimate)
+        estimate += size
+    }
 }
 
 extension LocalStore {
@@ -163,19 +178,22 @@ extension LocalStore {
         do throws(LocalStoreError) {
             while index < ordered.count && results.bytesFreed < options.maxFreed {
                 let batch = Array(ordered[index..<min(index + batchSize, ordered.count)])
+                var sizes: [UInt64] = []
+                sizes.reserveCapacity(batch.count)
                 try database.db.transaction { () throws(LocalStoreError) in
-                    for path in batch { try database.deleteValidPath(path) }
+                    for path in batch { sizes.append(try database.deleteValidPath(path)) }
                 }
                 index += batch.count
-                for path in batch {
+                for (path, size) in zip(batch, sizes) {
+                    results.deleting(absolute(path), size: size)
                     if limited {
                         results.bytesFreed += try deleteStoreEntry(Array(path.baseName.utf8), trash: trash)
                     } else if let job = try removalJob(Array(path.baseName.utf8), trash: trash, pool: pool) {
                         pool.submit(job)
                     }
-                    results.paths.append(absolute(path))
                 }
             }
+            results.stoppedAtLimit = index < ordered.count
         } catch {
             _ = pool.finish()
             throw error
@@ -287,11 +305,11 @@ extension LocalStore {
                 _ = try? storeFD.remove(at: name)
                 _ = try? fd.writeAll([UInt8(ascii: "d")])
                 results.bytesFreed += UInt64(max(size, 0))
-                results.paths.append(full)
+                results.deleting(full, size: UInt64(max(size, 0)))
                 continue
             }
             if let job = try removalJob(name, trash: trash, pool: pool) { pool.submit(job) }
-            results.paths.append(full)
+            results.deleting(full, size: 0)
         }
     }
 
