@@ -19,9 +19,10 @@ final class TemporaryDaemon: @unchecked Sendable {
         return dir.appendingPathComponent(".build/debug/cloister-daemon").path
     }
 
-    /// `label` names the temp directory, so a leftover says which suite made it. With
+    /// `label` names the temp directory, so a leftover says which suite made it; `arguments`
+    /// are guix-daemon options added to `--listen`. With
     /// `keepLog` the daemon's stderr goes to `<root>/daemon.log` (`log()`), else nowhere.
-    init(label: String, extraEnvironment: [String: String] = [:], keepLog: Bool = false) throws {
+    init(label: String, arguments: [String] = [], extraEnvironment: [String: String] = [:], keepLog: Bool = false) throws {
         root = NSTemporaryDirectory() + "cloister-\(label)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         var env = ProcessInfo.processInfo.environment
@@ -36,7 +37,7 @@ final class TemporaryDaemon: @unchecked Sendable {
         environment = env
         process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["--listen=" + root + "/sock"]
+        process.arguments = ["--listen=" + root + "/sock"] + arguments
         process.environment = env
         if keepLog { FileManager.default.createFile(atPath: root + "/daemon.log", contents: nil) }
         process.standardError = FileHandle(forWritingAtPath: keepLog ? root + "/daemon.log" : "/dev/null")

@@ -192,5 +192,7 @@ func statPath(_ path: String) -> stat? {
         let stats = try store.optimiseStore()
         #expect(stats.filesLinked == 1)
         #expect(statPath(a.absolute(in: store.storeDirectory) + "/data")!.st_ino == statPath(b.absolute(in: store.storeDirectory) + "/data")!.st_ino)
+        // The paths it locked keep no `.lock` files (nor does an add).
+        #expect(shell("ls -A '\(t.root)/store' | grep '\\.lock$'") == nil)
     }
 }

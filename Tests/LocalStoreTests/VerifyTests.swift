@@ -23,6 +23,8 @@ import StoreFormats
         #expect(statPath(tree.absolute(in: s) + "/share")!.st_mtim.tv_sec == 1)
         // The database keeps the original hash: corruption is reported, not blessed.
         #expect(try store.queryPathInfo(bad)?.narHash == Hasher.hash(.sha256, NAR.regularFile(Array("bad".utf8))))
+        // Repair locked each path; no `.lock` file stays behind.
+        #expect(shell("ls -A '\(t.root)/store' | grep '\\.lock$'") == nil)
         _ = good
     }
 

@@ -179,9 +179,12 @@ extension LocalStore {
         return total
     }
 
-    /// Deduplicates one valid path under its lock; nil if it is locked or gone.
+    /// Deduplicates one valid path under its lock; nil if it is locked or gone. The lock file
+    /// goes with the lock, as after an add: a valid path needs none (else every store path
+    /// would keep a `.lock` beside it after an optimise, for the next GC to list).
     public func optimiseValidPath(_ path: StorePath) throws(LocalStoreError) -> OptimiseStatistics? {
         guard let locks = try lockPaths([path]) else { return nil }
+        locks.deleteOnRelease = true
         defer { locks.release() }
         let base = Array(path.baseName.utf8)
         guard (try? storeFD.status(at: base)) != nil else { return nil }

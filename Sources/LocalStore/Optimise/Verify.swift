@@ -87,6 +87,7 @@ extension LocalStore {
             }
             if repair {
                 guard let locks = try lockPaths([path]) else { continue }
+                locks.deleteOnRelease = true  // a valid path's lock file is not kept
                 defer { locks.release() }
                 if try needsCanonicalisation(name) {
                     try Canonicaliser.canonicalise(in: storeFD, name: name, displayPath: absolute(path))
