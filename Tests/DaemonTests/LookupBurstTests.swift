@@ -52,7 +52,9 @@ import WorkerProtocol
 
     @Test(.enabled(if: canRequestLatency)) func streamHoldsTheLimitAndLiftsIt() throws {
         let peer = try ReplyPollingTests.Peer()
-        let burst = LookupBurst(request: try CPULatencyRequest(), silence: 0.3)
+        // Wide margins: the test must hold on a loaded machine, where a thread's "at once" can
+        // take milliseconds.
+        let burst = LookupBurst(request: try CPULatencyRequest(), silence: 2, backToBack: 1)
         let stream = SocketStream(peer.ours, polling: ReplyPolling(budget: 0.0002), burst: burst)
         #expect(stream.polling == nil, "a burst replaces polling")
         func round(_ op: Opcode, answerAfter delay: Double = 0) throws {
@@ -74,8 +76,8 @@ import WorkerProtocol
         #expect(burst.request.isLimited && burst.holds == 2)
         // The client thinks for longer than the silence: the receive gives up, lifts, and waits on.
         let start = Date()
-        try round(.queryPathInfo, answerAfter: 0.6)
-        #expect(Date().timeIntervalSince(start) >= 0.55)
+        try round(.queryPathInfo, answerAfter: 3)
+        #expect(Date().timeIntervalSince(start) >= 2.9)
         #expect(burst.liftedOnSilence == 1)
         #expect(!burst.request.isLimited, "one lookup after silence is not a burst")
     }
@@ -105,7 +107,10 @@ import WorkerProtocol
         let numbers = bursts.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
         try #require(numbers.count == 3, "\(line)")
         let (held, silence, other) = (numbers[0], numbers[1], numbers[2])
-        #expect(held >= 2 && silence >= 1 && other >= 1, "\(line)")
+        // On a quiet machine: held twice, lifted once for the add and once on silence. A loaded
+        // one may stretch a gap past "back to back" (fewer holds) or past the silence (more
+        // lifts on silence); either way there was a burst and every hold was lifted.
+        #expect(held >= 1, "\(line)")
         #expect(held == silence + other, "every hold was lifted: \(line)")
     }
 }

@@ -17,7 +17,7 @@ import LinuxSystem
 
 final class LookupBurst {
     let request: CPULatencyRequest
-    private(set) var policy = Policy()
+    private(set) var policy: Policy
     /// Times the limit was set / lifted on silence / lifted for another operation (for logs and tests).
     private(set) var holds = 0, liftedOnSilence = 0, liftedForOperation = 0
     private var repliedAt: Double?
@@ -27,9 +27,11 @@ final class LookupBurst {
     static let defaultSilence = 0.002
     static let environmentVariable = "CLOISTER_LOOKUP_BURSTS"
 
-    init(request: CPULatencyRequest, silence: Double = defaultSilence) {
+    /// `backToBack`: a request this soon after our reply is back to back (tests widen it).
+    init(request: CPULatencyRequest, silence: Double = defaultSilence, backToBack: Double = Policy.defaultBackToBack) {
         self.request = request
         self.silence = silence
+        policy = Policy(backToBack: backToBack)
     }
 
     /// The decision, apart from clocks, sockets and the kernel.
@@ -40,13 +42,14 @@ final class LookupBurst {
         var holding = false
         /// A request this soon after our reply is back to back (nix-store sends the next one
         /// 20–80 µs after it reads a reply).
-        static let backToBack = 0.001
+        var backToBack = defaultBackToBack
+        static let defaultBackToBack = 0.001
         /// Back-to-back requests before a lookup holds the limit (the handshake's messages and
         /// SetOptions come back to back too, so the first QueryPathInfo of a burst holds it).
         static let quickRequestsToHold = 2
 
         mutating func requestArrived(gap: Double) {
-            quickRequests = gap <= Self.backToBack ? quickRequests + 1 : 0
+            quickRequests = gap <= backToBack ? quickRequests + 1 : 0
         }
 
         /// Whether the limit should be in force while this operation runs and the client
