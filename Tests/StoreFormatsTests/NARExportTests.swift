@@ -77,7 +77,7 @@ struct NARExportTests {
         reject(badPath, "invalid store path")
         var wrongDirectory = bytes
         wrongDirectory[8 + 880 + 8 + 8 + 1] = UInt8(ascii: "g")
-        reject(wrongDirectory, "store path")
+        reject(wrongDirectory, "is not in the store /nix/store")
         var hugeCount = bytes
         hugeCount.replaceSubrange((8 + 880 + 8 + 56)..<(8 + 880 + 8 + 64), with: [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF])
         reject(hugeCount, "references exceed the limit")
