@@ -113,17 +113,20 @@ final class NixDaemonComparisonTests {
         return text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init).sorted()
     }
 
-    /// Runs one step on both sides; returns the two raw stdouts (for steps that feed the next).
+    /// Runs one step on both sides — `arguments`, then on side i the lines of `paths[i]` (a
+    /// path that differs per side) — and expects the same outcome; returns the raw stdouts.
     @discardableResult
-    func step(_ arguments: [String], stdin: [Data]? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws -> [String] {
+    func step(_ arguments: [String], _ paths: [String]? = nil, stdin: [Data]? = nil,
+              sourceLocation: SourceLocation = #_sourceLocation) throws -> [String] {
         var outcomes: [Outcome] = [], raw: [String] = []
         for (index, side) in sides.enumerated() {
-            let r = try run(side, arguments, stdin: stdin?[index])
+            let extra = paths.map { $0[index].split(separator: "\n").map(String.init) } ?? []
+            let r = try run(side, arguments + extra, stdin: stdin?[index])
             outcomes.append(Outcome(status: r.status, out: normalise(r.out, side), err: normalise(r.err, side)))
             raw.append(String(decoding: r.out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
         }
-        #expect(outcomes[0] == outcomes[1], "\(arguments.joined(separator: " ")):\ncloister \(outcomes[0])\nnix-daemon \(outcomes[1])",
-                sourceLocation: sourceLocation)
+        let shown = (arguments + (paths == nil ? [] : ["PATH"])).joined(separator: " ")
+        #expect(outcomes[0] == outcomes[1], "\(shown):\ncloister \(outcomes[0])\nnix-daemon \(outcomes[1])", sourceLocation: sourceLocation)
         return raw
     }
 
@@ -133,19 +136,25 @@ final class NixDaemonComparisonTests {
         try step(["nix-store", "--add-fixed", "--recursive", "sha1", inputs + "/tree2"])
         let tree = try step(["nix-store", "--add", inputs + "/tree"])
         for query in ["--references", "--referrers", "--requisites", "--hash", "--size", "--deriver"] {
-            try stepPerSide(["nix-store", "-q", query], hello)
-            try stepPerSide(["nix-store", "-q", query], tree)
+            try step(["nix-store", "-q", query], hello)
+            try step(["nix-store", "-q", query], tree)
         }
         let drv = try step(["nix-instantiate", inputs + "/d.nix"])
         for query in ["--references", "--requisites", "--size", "--deriver", "--outputs"] {
-            try stepPerSide(["nix-store", "-q", query], drv)
+            try step(["nix-store", "-q", query], drv)
         }
-        let input = try stepPerSide(["nix-store", "-q", "--references"], drv)
-        try stepPerSide(["nix-store", "-q", "--referrers"], input)
-        try stepPerSide(["nix-store", "--check-validity"], hello)
+        let input = try step(["nix-store", "-q", "--references"], drv)
+        try step(["nix-store", "-q", "--referrers"], input)
+        try step(["nix-store", "--check-validity"], hello)
         try step(["nix-store", "--check-validity", "@ROOT@/store/00000000000000000000000000000000-x"])
         try step(["nix-store", "--check-validity", "/elsewhere/x"])
         try step(["nix-store", "-q", "--hash", "@ROOT@/store/00000000000000000000000000000000-x"])
+        try step(["nix-store", "-q", "--references", "@ROOT@/store/00000000000000000000000000000000-x"])
+        try step(["nix-store", "--dump", "@ROOT@/store/00000000000000000000000000000000-x"])
+        try step(["nix-store", "-q", "--tree"], drv)
+        try step(["nix-store", "-q", "--referrers-closure"], input)
+        try step(["nix-store", "--dump"], hello)
+        try step(["nix-store", "--dump"], tree)
 
         // Export, then import into the same store (already valid: the client says so, the daemon skips it).
         var archives: [Data] = []
@@ -159,31 +168,23 @@ final class NixDaemonComparisonTests {
 
         // Roots, liveness, deletion.
         let keep = try step(["nix-store", "--add", inputs + "/keep.txt"])
-        try stepPerSide(["nix-store", "--add-root", "@ROOT@-client/keep-link", "--indirect", "-r"], keep)
-        try stepPerSide(["nix-store", "-q", "--roots"], keep)
+        try step(["nix-store", "--add-root", "@ROOT@-client/keep-link", "--indirect", "-r"], keep)
+        try step(["nix-store", "-q", "--roots"], keep)
         try step(["nix-store", "--gc", "--print-roots"])
         try step(["nix-store", "--gc", "--print-dead"])
         try step(["nix-store", "--gc", "--print-live"])
-        try stepPerSide(["nix-store", "--delete"], keep)
-        try stepPerSide(["nix-store", "--delete"], fixed)
+        try step(["nix-store", "--delete"], keep)
+        try step(["nix-store", "--delete"], fixed)
+        try step(["nix-store", "--delete"], fixed)  // gone already
+        // A leftover of an interrupted add: not valid, but on disk.
+        for side in sides {
+            try FileManager.default.createDirectory(atPath: side.store + "/00000000000000000000000000000000-leftover/sub", withIntermediateDirectories: true)
+        }
+        try step(["nix-store", "--delete", "@ROOT@/store/00000000000000000000000000000000-leftover"])
         try step(["nix-store", "--verify", "--check-contents"])
         try step(["nix-store", "--optimise"])
         try step(["nix", "--extra-experimental-features", "nix-command", "path-info", "--all"])
         try step(["nix-store", "--gc"])
         try step(["nix", "--extra-experimental-features", "nix-command", "path-info", "--all"])
-    }
-
-    /// A step whose last argument is a path that differs per side (`paths[i]` on side i).
-    @discardableResult
-    func stepPerSide(_ arguments: [String], _ paths: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> [String] {
-        var outcomes: [Outcome] = [], raw: [String] = []
-        for (index, side) in sides.enumerated() {
-            let r = try run(side, arguments + paths[index].split(separator: "\n").map(String.init))
-            outcomes.append(Outcome(status: r.status, out: normalise(r.out, side), err: normalise(r.err, side)))
-            raw.append(String(decoding: r.out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
-        }
-        #expect(outcomes[0] == outcomes[1], "\((arguments + ["PATH"]).joined(separator: " ")):\ncloister \(outcomes[0])\nnix-daemon \(outcomes[1])",
-                sourceLocation: sourceLocation)
-        return raw
     }
 }

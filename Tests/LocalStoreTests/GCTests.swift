@@ -66,6 +66,31 @@ import LinuxSystem
         #expect(limited.paths.count == 1 && limited.stoppedAtLimit, "one path frees more than a byte")
     }
 
+    /// `--delete` of paths that are not valid: a leftover on disk goes, a name with nothing
+    /// behind it is only noted, and one an add holds (a temp root) is still alive.
+    @Test func deletingPathsThatAreNotValid() throws {
+        let t = try TestStore()
+        let store = try t.open()
+        let leftover = try StorePath(baseName: "00000000000000000000000000000000-leftover")
+        let absent = try StorePath(baseName: "11111111111111111111111111111111-absent")
+        let inFlight = try StorePath(baseName: "22222222222222222222222222222222-in-flight")
+        shell("mkdir -p '\(t.root)/store/\(leftover.baseName)/sub' && echo x > '\(t.root)/store/\(leftover.baseName)/sub/f'")
+        shell("echo x > '\(t.root)/store/\(inFlight.baseName)'")
+        let result = try store.collectGarbage(GCOptions(action: .deleteSpecific([leftover, absent])))
+        #expect(result.paths == [leftover.absolute(in: store.storeDirectory)])
+        #expect(result.absent == [absent.absolute(in: store.storeDirectory)])
+        #expect(access(leftover.absolute(in: store.storeDirectory), F_OK) != 0)
+        // A temp root of this process (an add in flight) protects its name.
+        try store.addTempRoot(inFlight)
+        do {
+            _ = try store.collectGarbage(GCOptions(action: .deleteSpecific([inFlight])))
+            Issue.record("deleted a path an add holds")
+        } catch {
+            #expect(error.description == "cannot delete path `\(inFlight.absolute(in: store.storeDirectory))' since it is still alive")
+        }
+        #expect(access(inFlight.absolute(in: store.storeDirectory), F_OK) == 0)
+    }
+
     @Test func deletingALivePathIsRefused() throws {
         let t = try TestStore()
         let (lib, app) = try t.populate { store in

@@ -31,8 +31,10 @@ extension LocalStoreService {
         if let log {
             if isNix { try reportNixCollection(result, request.action, log) } else { try reportGuixCollection(result, request.action, maxFreed: maxFreed, log) }
         }
-        // Both daemons keep the result in a sorted set (PathSet / StorePathSet).
-        return GCResult(paths: Array(Set(result.paths)).sorted(), bytesFreed: result.bytesFreed)
+        // Both daemons keep the result in a sorted set (PathSet / StorePathSet); Nix 2.8 counts
+        // a named path with nothing behind it as deleted.
+        let paths = isNix ? result.paths + result.absent : result.paths
+        return GCResult(paths: Array(Set(paths)).sorted(), bytesFreed: result.bytesFreed)
     }
 
     /// The request's `maxFreed` as a limit: 0 (old Nix clients) and anything from 2^63 - 1 up
@@ -49,7 +51,7 @@ extension LocalStoreService {
         case .returnLive, .returnDead: try log.log(.info, "determining live/dead paths...")
         }
         guard action == .deleteDead || action == .deleteSpecific else { return }
-        for path in result.paths { try log.log(.info, "deleting '\(path)'") }
+        for path in result.paths + result.absent { try log.log(.info, "deleting '\(path)'") }
         try log.log(.info, "deleting unused links...")
         try log.log(.info, "note: currently hard linking saves \(Self.mebibytes(linkSavings())) MiB")
     }

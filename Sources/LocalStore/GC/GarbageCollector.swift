@@ -48,6 +48,9 @@ public struct GCResults: Sendable {
     public var freedBefore: [UInt64] = []
     /// `maxFreed` stopped the deletion with dead paths left.
     public var stoppedAtLimit = false
+    /// `--delete` paths that were neither valid nor on disk (nothing to do; Nix 2.8 still
+    /// reports them deleted, guix-daemon does not).
+    public var absent: [String] = []
     private var estimate: UInt64 = 0
     public init() {}
 
@@ -98,8 +101,12 @@ extension LocalStore {
             return results
         case .deleteSpecific(let paths):
             var doomed = Set<StorePath>()
+            var invalid: [StorePath] = []
             for path in paths {
-                guard try isValidPath(path) else { continue }
+                guard try isValidPath(path) else {
+                    invalid.append(path)
+                    continue
+                }
                 if live.contains(path) && !options.ignoreLiveness { throw .pathStillAlive(absolute(path)) }
                 // Its referrers go first; all are dead, or the path would be alive.
                 doomed.formUnion(try referrerClosure(path))
@@ -108,7 +115,9 @@ extension LocalStore {
                 // Only the named paths; refuse if something else still refers to them.
                 for path in doomed where !paths.contains(path) { doomed.remove(path) }
             }
+            let leftovers = try invalidRequestedPaths(invalid, tempRoots: tempRoots, results: &results)
             try deletePaths(doomed, options: options, results: &results)
+            try deleteLeftovers(leftovers, results: &results)
             // As guix-daemon: `--delete` also drops the `.links` entries nothing uses any more
             // (else a deleted path's deduplicated files stayed on disk until the next collection).
             try removeUnusedLinks(results: &results)
@@ -317,6 +326,39 @@ extension LocalStore {
         guard let dir = try? FileDescriptor.currentDirectory.openDirectory(at: layout.tempRootsDirectory),
               let names = try? dir.entryNames() else { return [] }
         return names.map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// `--delete` of paths that are not valid. An invalid entry the collector would delete
+    /// anyway (a leftover of an interrupted add or a failed build) is returned for deletion, as
+    /// both daemons delete it; one that is protected — a temp root (an add in flight), the
+    /// `.lock` or `.chroot` of one, a lock still held — is still alive; a name with nothing
+    /// behind it goes to `results.absent`.
+    func invalidRequestedPaths(_ paths: [StorePath], tempRoots: Set<String>, results: inout GCResults) throws(LocalStoreError) -> [[UInt8]] {
+        guard !paths.isEmpty else { return [] }
+        let deletable = Set(try invalidEntries(tempRoots: tempRoots))
+        var leftovers: [[UInt8]] = []
+        for path in paths {
+            let name = Array(path.baseName.utf8)
+            if deletable.contains(name) {
+                leftovers.append(name)
+            } else if (try? storeFD.status(at: name)) != nil {
+                throw .pathStillAlive(absolute(path))
+            } else {
+                results.absent.append(absolute(path))
+            }
+        }
+        return leftovers
+    }
+
+    /// Deletes the entries `invalidRequestedPaths` found, listing each in `results`.
+    func deleteLeftovers(_ names: [[UInt8]], results: inout GCResults) throws(LocalStoreError) {
+        guard !names.isEmpty else { return }
+        let trash = try openTrash()
+        for name in names {
+            results.deleting(layout.storePath + "/" + String(decoding: name, as: UTF8.self), size: 0)
+            results.bytesFreed += try deleteStoreEntry(name, trash: trash)
+        }
+        try? storeFD.removeTree(at: Array("trash".utf8))
     }
 
     private func openTrash() throws(LocalStoreError) -> FileDescriptor {
