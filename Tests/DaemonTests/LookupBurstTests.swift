@@ -11,31 +11,27 @@ import WorkerProtocol
 /// silent, and never held by a session that alternates adds and lookups.
 @Suite(.tags(.medium)) struct LookupBurstTests {
     @Test(.tags(.small)) func policyHoldsOnlyAcrossBackToBackLookups() {
+        // Each step: the gap before a request (nil: no reply before it, or silence first), whether
+        // it is a lookup, and whether the limit should then be held.
+        let quick = 0.00005
+        let steps: [(gap: Double?, lookup: Bool, held: Bool, why: String)] = [
+            (nil, true, false, "no gap seen yet"),
+            (quick, true, false, "one quick request is not a burst"),
+            (quick, true, true, "two are"),
+            (0.0015, true, true, "a slower gap short of silence keeps the burst"),
+            (quick, false, false, "an add, a build or a transfer ends it"),
+            (quick, true, false, "and the count starts again"),
+            (quick, true, true, "two again"),
+        ]
         var policy = LookupBurst.Policy()
-        var held: Bool
-        held = policy.operationStarts(lookup: true)
-        #expect(!held, "no gap seen yet")
-        policy.requestArrived(gap: 0.00005)
-        held = policy.operationStarts(lookup: true)
-        #expect(!held, "one quick request is not a burst")
-        policy.requestArrived(gap: 0.00005)
-        held = policy.operationStarts(lookup: true)
-        #expect(held)
-        policy.requestArrived(gap: 0.0015)
-        held = policy.operationStarts(lookup: true)
-        #expect(held, "a slower gap short of silence keeps the burst")
-        policy.requestArrived(gap: 0.00005)
-        held = policy.operationStarts(lookup: false)
-        #expect(!held, "an add, a build or a transfer ends it")
-        policy.requestArrived(gap: 0.00005)
-        held = policy.operationStarts(lookup: true)
-        #expect(!held, "and the count starts again")
-        policy.requestArrived(gap: 0.00005)
-        held = policy.operationStarts(lookup: true)
-        #expect(held)
+        for step in steps {
+            if let gap = step.gap { policy.requestArrived(gap: gap) }
+            let held = policy.operationStarts(lookup: step.lookup)
+            #expect(held == step.held, "\(step.why)")
+        }
         policy.silence()
         policy.requestArrived(gap: 0.5)
-        held = policy.operationStarts(lookup: true)
+        let held = policy.operationStarts(lookup: true)
         #expect(!held, "silence ends it")
     }
 

@@ -13,8 +13,7 @@ import LocalStore
 import LinuxSystem
 
 extension LocalStoreService {
-    /// CollectGarbage: a `maxFreed` of 0 means no limit (old Nix and Guix clients send 0 or
-    /// 2^63-1 for "all").
+    /// CollectGarbage, with `maxFreed` read by `byteLimit`.
     public func collectGarbage(_ request: GCRequest) throws -> GCResult {
         let action: GCOptions.Action
         switch request.action {
@@ -24,13 +23,10 @@ extension LocalStoreService {
         case .deleteSpecific: action = .deleteSpecific(request.paths)
         }
         let maxFreed = Self.byteLimit(request.maxFreed)
-        let log = activityLog
         // Both daemons say this at once, before the roots are searched.
-        try log?.log(isNix ? .info : .error, "finding garbage collector roots...")
+        try activityLog?.log(isNix ? .info : .error, "finding garbage collector roots...")
         let result = try store.collectGarbage(GCOptions(action: action, maxFreed: maxFreed))
-        if let log {
-            if isNix { try reportNixCollection(result, request.action, log) } else { try reportGuixCollection(result, request.action, maxFreed: maxFreed, log) }
-        }
+        if let log = activityLog { try report(result, request.action, maxFreed: maxFreed, log) }
         // Both daemons keep the result in a sorted set (PathSet / StorePathSet); Nix 2.8 counts
         // a named path with nothing behind it as deleted.
         let paths = isNix ? result.paths + result.absent : result.paths
@@ -43,33 +39,27 @@ extension LocalStoreService {
         requested == 0 || requested >= UInt64(Int64.max) ? .max : requested
     }
 
-    /// Nix 2.8 gc.cc, all at info.
-    private func reportNixCollection(_ result: GCResults, _ action: GCRequest.Action, _ log: ActivityLog) throws {
+    /// The rest of the collection's lines: Nix 2.8 gc.cc says all at info; guix-daemon gc.cc
+    /// (collectGarbage, deletePathRecursive, removeUnusedLinks) says the phases at lvlError,
+    /// each deletion with its progress, the limit and the trash at lvlInfo.
+    private func report(_ result: GCResults, _ action: GCRequest.Action, maxFreed: UInt64, _ log: ActivityLog) throws {
+        let phase: Verbosity = isNix ? .info : .error
         switch action {
         case .deleteSpecific: break
-        case .deleteDead: try log.log(.info, "deleting garbage...")
-        case .returnLive, .returnDead: try log.log(.info, "determining live/dead paths...")
+        case .deleteDead: try log.log(phase, "deleting garbage...")
+        case .returnLive, .returnDead: try log.log(phase, "determining live/dead paths...")
         }
         guard action == .deleteDead || action == .deleteSpecific else { return }
-        for path in result.paths + result.absent { try log.log(.info, "deleting '\(path)'") }
-        try log.log(.info, "deleting unused links...")
-        try log.log(.info, "note: currently hard linking saves \(Self.mebibytes(linkSavings())) MiB")
-    }
-
-    /// guix-daemon gc.cc (collectGarbage, deletePathRecursive, removeUnusedLinks).
-    private func reportGuixCollection(_ result: GCResults, _ action: GCRequest.Action, maxFreed: UInt64, _ log: ActivityLog) throws {
-        switch action {
-        case .deleteSpecific: break
-        case .deleteDead: try log.log(.error, "deleting garbage...")
-        case .returnLive, .returnDead: try log.log(.error, "determining live/dead paths...")
+        if isNix {
+            for path in result.paths + result.absent { try log.log(.info, "deleting '\(path)'") }
+        } else {
+            for (path, freed) in zip(result.paths, result.freedBefore) {
+                try log.log(.info, "[\(Self.guixProgress(freed: freed, maxFreed: maxFreed))] deleting '\(path)'")
+            }
+            if result.stoppedAtLimit { try log.log(.info, "deleted or invalidated more than \(maxFreed) bytes; stopping") }
+            try log.log(.info, "deleting `\(store.layout.storePath)/trash'")
         }
-        guard action == .deleteDead || action == .deleteSpecific else { return }
-        for (path, freed) in zip(result.paths, result.freedBefore) {
-            try log.log(.info, "[\(Self.guixProgress(freed: freed, maxFreed: maxFreed))] deleting '\(path)'")
-        }
-        if result.stoppedAtLimit { try log.log(.info, "deleted or invalidated more than \(maxFreed) bytes; stopping") }
-        try log.log(.info, "deleting `\(store.layout.storePath)/trash'")
-        try log.log(.error, "deleting unused links...")
+        try log.log(phase, "deleting unused links...")
         try log.log(.info, "note: currently hard linking saves \(Self.mebibytes(linkSavings())) MiB")
     }
 

@@ -305,21 +305,28 @@ extension LocalStore {
         let pool = DeletionPool()
         defer { results.bytesFreed += pool.finish() }
         for name in try invalidEntries(tempRoots: tempRoots) {
-            let full = layout.storePath + "/" + String(decoding: name, as: UTF8.self)
-            if name.count > 5 && name.suffix(5).elementsEqual(".lock".utf8) {
-                // Take the lock ourselves, mark it stale for anyone who opened it, then delete.
-                guard let fd = try? storeFD.open(at: name, [.readWrite, .noFollow]),
-                      (try? fd.lock(.write, wait: false)) == true else { continue }
-                let size = (try? fd.status().size) ?? 0
-                _ = try? storeFD.remove(at: name)
-                _ = try? fd.writeAll([UInt8(ascii: "d")])
-                results.bytesFreed += UInt64(max(size, 0))
-                results.deleting(full, size: UInt64(max(size, 0)))
-                continue
-            }
-            if let job = try removalJob(name, trash: trash, pool: pool) { pool.submit(job) }
-            results.deleting(full, size: 0)
+            try deleteInvalidEntry(name, trash: trash, pool: pool, results: &results)
         }
+    }
+
+    /// Deletes one of `invalidEntries`, listing it in `results`: a lock file is taken and marked
+    /// stale first (for anyone who opened it meanwhile); anything else is removed by `pool`, or
+    /// at once without one.
+    func deleteInvalidEntry(_ name: [UInt8], trash: FileDescriptor, pool: DeletionPool?, results: inout GCResults) throws(LocalStoreError) {
+        let full = layout.storePath + "/" + String(decoding: name, as: UTF8.self)
+        if name.count > 5 && name.suffix(5).elementsEqual(".lock".utf8) {
+            guard let fd = try? storeFD.open(at: name, [.readWrite, .noFollow]),
+                  (try? fd.lock(.write, wait: false)) == true else { return }
+            let size = UInt64(max((try? fd.status().size) ?? 0, 0))
+            _ = try? storeFD.remove(at: name)
+            _ = try? fd.writeAll([UInt8(ascii: "d")])
+            results.bytesFreed += size
+            results.deleting(full, size: size)
+            return
+        }
+        results.deleting(full, size: 0)
+        guard let job = try removalJob(name, trash: trash, pool: pool) else { return }
+        if let pool { pool.submit(job) } else { results.bytesFreed += job() }
     }
 
     private func listTempRootFiles() -> [String] {
@@ -354,10 +361,7 @@ extension LocalStore {
     func deleteLeftovers(_ names: [[UInt8]], results: inout GCResults) throws(LocalStoreError) {
         guard !names.isEmpty else { return }
         let trash = try openTrash()
-        for name in names {
-            results.deleting(layout.storePath + "/" + String(decoding: name, as: UTF8.self), size: 0)
-            results.bytesFreed += try deleteStoreEntry(name, trash: trash)
-        }
+        for name in names { try deleteInvalidEntry(name, trash: trash, pool: nil, results: &results) }
         try? storeFD.removeTree(at: Array("trash".utf8))
     }
 
