@@ -49,6 +49,7 @@ final class NixDaemonComparisonTests {
         }
         try "hello\n".write(toFile: inputs + "/hello.txt", atomically: true, encoding: .utf8)
         try "keep\n".write(toFile: inputs + "/keep.txt", atomically: true, encoding: .utf8)
+        try "moved\n".write(toFile: inputs + "/moved.txt", atomically: true, encoding: .utf8)
         try FileManager.default.createSymbolicLink(atPath: inputs + "/tree/l", withDestinationPath: "sub/a")
         try """
             derivation { name = "d"; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" "echo ${builtins.toFile "in.txt" "x"}" ]; }
@@ -110,6 +111,10 @@ final class NixDaemonComparisonTests {
             text = pattern.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "STORE/")
         }
         text = text.replacingOccurrences(of: side.root, with: "ROOT")
+        // Registration times are the clock's, not the daemon's to match.
+        if let time = try? NSRegularExpression(pattern: #""registrationTime":[0-9]+"#) {
+            text = time.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: #""registrationTime":T"#)
+        }
         return text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init).sorted()
     }
 
@@ -154,6 +159,14 @@ final class NixDaemonComparisonTests {
         try step(["nix-store", "-q", "--tree"], drv)
         try step(["nix-store", "-q", "--referrers-closure"], input)
         try step(["nix-store", "--dump"], hello)
+        let nix = ["nix", "--extra-experimental-features", "nix-command"]
+        try step(nix + ["path-info", "--json"], hello)
+        try step(nix + ["path-info", "--json"], tree)
+        try step(nix + ["path-info", "--json"], drv)
+        try step(nix + ["path-info", "-sS", "--all"])
+        try step(nix + ["store", "ls", "-lR"], tree)
+        try step(nix + ["store", "verify", "--all"])
+        try step(["nix-store", "--verify-path"], hello)
         try step(["nix-store", "--dump"], tree)
 
         // Export, then import into the same store (already valid: the client says so, the daemon skips it).
@@ -165,6 +178,13 @@ final class NixDaemonComparisonTests {
         }
         #expect(archives[0].count == archives[1].count, "the same NAR and trailer, paths of the same length")
         try step(["nix-store", "--import"], stdin: archives)
+        // Into a store that lacks the path: Nix records no content-address claim for an import.
+        let moved = try step(["nix-store", "--add", inputs + "/moved.txt"])
+        var movedArchives: [Data] = []
+        for (index, side) in sides.enumerated() { movedArchives.append(try run(side, ["nix-store", "--export", moved[index]]).out) }
+        try step(["nix-store", "--delete"], moved)
+        try step(["nix-store", "--import"], stdin: movedArchives)
+        try step(["nix", "--extra-experimental-features", "nix-command", "path-info", "--json"], moved)
 
         // Roots, liveness, deletion.
         let keep = try step(["nix-store", "--add", inputs + "/keep.txt"])
