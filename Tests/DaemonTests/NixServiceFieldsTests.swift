@@ -60,6 +60,24 @@ import LocalStore
         #expect(guix.signatures.isEmpty && guix.contentAddress == nil)
     }
 
+    /// Nix keeps the content address its adder claimed: an import claims none, so an imported
+    /// content-addressed path shows none — until it is deleted and added again with its claim.
+    @Test func anImportClaimsNoContentAddress() throws {
+        let nix = service(.nix)
+        let text = Array("moved\n".utf8)
+        let path = try store.storeDirectory.makeTextPath(name: "moved", contentHash: Hasher.hash(.sha256, text), references: [])
+        let nar = NAR.regularFile(text)
+        let info = PathInfoRecord(path: path, narHash: Hasher.hash(.sha256, nar), references: [], narSize: UInt64(nar.count))
+        try nix.addToStoreNar(info, source: MemoryStream(input: nar), repair: false, checkSignatures: false)
+        #expect(try nix.queryPathInfo(path)?.contentAddress == nil)
+        #expect(try signatureFileNames().contains(path.baseName + ".no-ca"))
+        // The marker goes with the path; added again (with its claim), the address is back.
+        _ = try store.collectGarbage(GCOptions(action: .deleteSpecific([path]), ignoreLiveness: true))
+        #expect(try !signatureFileNames().contains(path.baseName + ".no-ca"))
+        _ = try store.addTextToStore(name: "moved", contents: text)
+        #expect(try nix.queryPathInfo(path)?.contentAddress == "text:sha256:" + Hasher.hash(.sha256, text).nix32)
+    }
+
     var signaturesDirectory: String { root + "/state/signatures" }
 
     func signatureFileNames() throws -> Set<String> {

@@ -88,7 +88,9 @@ public final class LocalStoreService: StoreService {
     public func addToStoreNar(_ info: PathInfoRecord, source: ByteSource, repair: Bool, checkSignatures: Bool) throws {
         let valid = ValidPathInfo(path: info.path, narHash: info.narHash, references: Set(info.references), deriver: info.deriver, narSize: info.narSize)
         guard checkSignatures else {
+            let wasValid = try store.isValidPath(info.path)
             try store.addToStore(info: valid, nar: SourceAdapter(source), repair: repair)
+            if info.contentAddress == nil { recordImportWithoutClaim(info.path, wasValid: wasValid) }
             return
         }
         // Signature verification needs the trusted-key store, which does not exist yet; a
@@ -173,7 +175,9 @@ public final class LocalStoreService: StoreService {
             if policy == .guixSignature, let d = deriver, !(try store.isValidPath(d)) { deriver = nil }
             let info = ValidPathInfo(path: trailer.storePath, narHash: staged.narHash, references: Set(trailer.references),
                                      deriver: deriver, narSize: staged.narSize)
+            let wasValid = try store.isValidPath(info.path)
             try store.install(staged, as: info)
+            recordImportWithoutClaim(info.path, wasValid: wasValid)
             imported.append(trailer.storePath)
         }
         return imported

@@ -4,9 +4,9 @@
 /// - `ca` is recomputed, not stored: a content address is a checkable fact, so a path gets the
 ///   one that reproduces its store path — `fixed:r:sha256` from the NAR hash (no I/O), and for
 ///   objects of at most `contentAddressProbeLimit` NAR bytes `text:sha256`, flat
-///   `fixed:<algo>` and recursive `fixed:r:<algo>` for sha1/sha512/md5. (Nix 2.8 stores what the
-///   adder claimed, so a content-addressed path imported without a claim shows `""` there and
-///   its address here.)
+///   `fixed:<algo>` and recursive `fixed:r:<algo>` for sha1/sha512/md5. Nix 2.8 stores what the
+///   adder claimed, and an import claims nothing, so such a path, imported, shows `""` there:
+///   imports mark it (`recordImportWithoutClaim`, LocalStore's `.no-ca`) and it shows `""` here.
 /// - `ultimate` (Nix: "built locally") is true for an input-addressed path that is a recorded
 ///   output of its valid deriver.
 /// - `sigs` are LocalStore's (`<state>/signatures/<base name>`, removed with the path; a deleted
@@ -21,6 +21,7 @@ extension LocalStoreService {
 
     func addNixFields(_ record: inout PathInfoRecord, _ info: ValidPathInfo) throws {
         record.contentAddress = cachedContentAddress(of: info)
+        if record.contentAddress != nil && store.hasNoContentAddressClaim(info) { record.contentAddress = nil }
         if record.contentAddress == nil, let deriver = info.deriver {
             record.ultimate = (try? store.queryValidDerivers(info.path).contains(deriver)) ?? false
         }
@@ -89,6 +90,14 @@ extension LocalStoreService {
             if let ca = fixed(.recursive, dumped.sink.finish()) { return ca }
         }
         return nil
+    }
+
+    /// After an import that registered `path` (it was not valid before): if its name is
+    /// content-addressed, mark that no claim came with it (see `ca` above). Best effort: a
+    /// marker that cannot be written leaves the recomputed address showing.
+    func recordImportWithoutClaim(_ path: StorePath, wasValid: Bool) {
+        guard !wasValid, let info = try? store.queryPathInfo(path), cachedContentAddress(of: info) != nil else { return }
+        try? store.recordNoContentAddressClaim(info)
     }
 
     /// AddSignatures (op 37, Nix only: Guix has no such operation): merges into the set.

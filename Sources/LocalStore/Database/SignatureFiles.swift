@@ -10,6 +10,10 @@
 /// an AddSignatures racing a deletion, another daemon on the same store): a file whose stamp is
 /// not the path's current registration is ignored, so a deleted and re-added path starts
 /// unsigned, as in Nix.
+///
+/// `<base name>.no-ca` (the stamp alone) marks a content-addressed path registered without a
+/// content-address claim — an import: Nix keeps the claim its adder made, and an import makes
+/// none, so Nix shows `ca` "" for it, where ours is recomputed (Daemon's NixPathFields).
 import StoreFormats
 import LinuxSystem
 
@@ -27,13 +31,29 @@ extension LocalStore {
 
     /// The signatures added to `info`'s path since it was registered, sorted.
     public func signatures(of info: ValidPathInfo) -> [String] {
-        // The name is built only if the listing cannot say "no file" (with no signatures at all, never).
-        guard let directory = signaturesDirectory(), signatureListing.mayContain(Array(info.path.baseName.utf8), in: directory) else { return [] }
-        let name = Array(info.path.baseName.utf8)
-        guard let file = try? directory.open(at: name, [.readOnly, .noFollow]),
-              let bytes = try? file.readAll() else { return [] }
+        stampedLines(Array(info.path.baseName.utf8), of: info) ?? []
+    }
+
+    /// Whether `info`'s path was registered without a content-address claim (`.no-ca`).
+    public func hasNoContentAddressClaim(_ info: ValidPathInfo) -> Bool {
+        stampedLines(Array(info.path.baseName.utf8) + Self.noClaimSuffix, of: info) != nil
+    }
+
+    /// Marks `info`'s path, just registered by an import, as claiming no content address.
+    public func recordNoContentAddressClaim(_ info: ValidPathInfo) throws(LocalStoreError) {
+        try writeStampedFile(Array(info.path.baseName.utf8) + Self.noClaimSuffix, [signatureStamp(info)])
+    }
+
+    static let noClaimSuffix = Array(".no-ca".utf8)
+
+    /// The lines after the stamp of the file `name`, if it exists and its stamp is `info`'s.
+    private func stampedLines(_ name: @autoclosure () -> [UInt8], of info: ValidPathInfo) -> [String]? {
+        // The name is built only if the listing cannot say "no file" (with none at all, never).
+        guard let directory = signaturesDirectory(), signatureListing.mayContain(name(), in: directory),
+              let file = try? directory.open(at: name(), [.readOnly, .noFollow]),
+              let bytes = try? file.readAll() else { return nil }
         let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
-        guard lines.first == signatureStamp(info) else { return [] }
+        guard lines.first == signatureStamp(info) else { return nil }
         return Array(lines.dropFirst())
     }
 
@@ -43,8 +63,14 @@ extension LocalStore {
     public func addSignatures(_ new: [String], to info: ValidPathInfo) throws(LocalStoreError) {
         try requireWritable()
         let all = Set(signatures(of: info)).union(new.filter { !$0.isEmpty && !$0.contains("\n") }).sorted()
-        let text = ([signatureStamp(info)] + all).joined(separator: "\n") + "\n"
-        let name = Array(info.path.baseName.utf8)
+        try writeStampedFile(Array(info.path.baseName.utf8), [signatureStamp(info)] + all)
+    }
+
+    /// Writes `lines` to `name` in the signatures directory: under a temporary name, renamed
+    /// over the file; the temporary file is removed if anything fails.
+    private func writeStampedFile(_ name: [UInt8], _ lines: [String]) throws(LocalStoreError) {
+        try requireWritable()
+        let text = lines.joined(separator: "\n") + "\n"
         let temporary = name + Array(".tmp-\(ProcessIdentity.processID)".utf8)
         do throws(SystemError) {
             try HostPath.makeDirectories(layout.signaturesDirectory)
@@ -69,7 +95,7 @@ extension LocalStore {
     /// unlink per file found: most paths have none. Failures are left to the stamp.
     func removeSignatureFiles<Paths: Sequence<StorePath>>(of paths: Paths) {
         guard let directory = signaturesDirectory(), let names = try? directory.entryNames(), !names.isEmpty else { return }
-        let doomed = Set(paths.map { Array($0.baseName.utf8) })
+        let doomed = Set(paths.flatMap { [Array($0.baseName.utf8), Array($0.baseName.utf8) + Self.noClaimSuffix] })
         for name in names where doomed.contains(name) || doomed.contains(Self.signedName(ofTemporary: name)) {
             _ = try? directory.remove(at: name)
         }
