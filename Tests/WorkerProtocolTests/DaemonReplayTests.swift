@@ -60,7 +60,8 @@ final class DaemonReplayTests {
         daemon.environment = env
         daemon.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try daemon.run()
-        for _ in 0..<250 where access(root + "/sock", F_OK) != 0 && daemon.isRunning { usleep(20_000) }
+        // Up to 30 s: with the whole suite running beside it, a debug daemon can take seconds to listen.
+        for _ in 0..<1500 where access(root + "/sock", F_OK) != 0 && daemon.isRunning { usleep(20_000) }
     }
 
     deinit {
