@@ -20,12 +20,12 @@ extension LocalStoreService {
     static let contentAddressProbeLimit: UInt64 = 256 << 10
 
     func addNixFields(_ record: inout PathInfoRecord, _ info: ValidPathInfo) throws {
-        record.contentAddress = cachedContentAddress(of: info)
-        if record.contentAddress != nil && store.hasNoContentAddressClaim(info) { record.contentAddress = nil }
+        let kept = store.nixFields(of: info)
+        record.contentAddress = kept.noContentAddressClaim ? nil : cachedContentAddress(of: info)
         if record.contentAddress == nil, let deriver = info.deriver {
             record.ultimate = (try? store.queryValidDerivers(info.path).contains(deriver)) ?? false
         }
-        record.signatures = store.signatures(of: info)
+        record.signatures = kept.signatures
     }
 
     /// `contentAddress(of:)` remembered for the session: a valid path's contents never change

@@ -30,13 +30,22 @@ extension LocalStore {
     }
 
     /// The signatures added to `info`'s path since it was registered, sorted.
-    public func signatures(of info: ValidPathInfo) -> [String] {
-        stampedLines(Array(info.path.baseName.utf8), of: info) ?? []
-    }
+    public func signatures(of info: ValidPathInfo) -> [String] { nixFields(of: info).signatures }
 
-    /// Whether `info`'s path was registered without a content-address claim (`.no-ca`).
-    public func hasNoContentAddressClaim(_ info: ValidPathInfo) -> Bool {
-        stampedLines(Array(info.path.baseName.utf8) + Self.noClaimSuffix, of: info) != nil
+    /// What this directory keeps of Nix's row for `info`'s path: its signatures, sorted, and
+    /// whether it was registered without a content-address claim (`.no-ca`). One `fstat`
+    /// when the listing answers (QueryPathInfo asks for every path).
+    public func nixFields(of info: ValidPathInfo) -> (signatures: [String], noContentAddressClaim: Bool) {
+        guard let directory = signaturesDirectory() else { return ([], false) }
+        let names = signatureListing.currentNames(of: directory)
+        if let names, names.isEmpty { return ([], false) }
+        let base = Array(info.path.baseName.utf8)
+        let marker = base + Self.noClaimSuffix
+        // Without a listing that answers, each name is looked up (a failing openat at worst).
+        func mayExist(_ name: [UInt8]) -> Bool { names?.contains(name) ?? true }
+        let signatures = mayExist(base) ? stampedLines(directory, base, of: info) ?? [] : []
+        let noClaim = mayExist(marker) && stampedLines(directory, marker, of: info) != nil
+        return (signatures, noClaim)
     }
 
     /// Marks `info`'s path, just registered by an import, as claiming no content address.
@@ -47,10 +56,8 @@ extension LocalStore {
     static let noClaimSuffix = Array(".no-ca".utf8)
 
     /// The lines after the stamp of the file `name`, if it exists and its stamp is `info`'s.
-    private func stampedLines(_ name: @autoclosure () -> [UInt8], of info: ValidPathInfo) -> [String]? {
-        // The name is built only if the listing cannot say "no file" (with none at all, never).
-        guard let directory = signaturesDirectory(), signatureListing.mayContain(name(), in: directory),
-              let file = try? directory.open(at: name(), [.readOnly, .noFollow]),
+    private func stampedLines(_ directory: FileDescriptor, _ name: [UInt8], of info: ValidPathInfo) -> [String]? {
+        guard let file = try? directory.open(at: name, [.readOnly, .noFollow]),
               let bytes = try? file.readAll() else { return nil }
         let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
         guard lines.first == signatureStamp(info) else { return nil }

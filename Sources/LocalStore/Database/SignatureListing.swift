@@ -27,16 +27,22 @@ final class SignatureListing {
 
     /// False only when `directory` surely has no entry `name`.
     func mayContain(_ name: @autoclosure () -> [UInt8], in directory: FileDescriptor) -> Bool {
-        guard let status = try? directory.status() else { return true }
+        guard let names = currentNames(of: directory) else { return true }
+        return !names.isEmpty && names.contains(name())
+    }
+
+    /// The entry names of `directory` if the listing may answer now (one `fstat`), else nil.
+    func currentNames(of directory: FileDescriptor) -> Set<[UInt8]>? {
+        guard let status = try? directory.status() else { return nil }
         let settled = now() - Self.settleSeconds
-        guard status.modificationSeconds < settled && status.changeSeconds < settled else { return true }
+        guard status.modificationSeconds < settled && status.changeSeconds < settled else { return nil }
         if status != listedStatus {
             listedStatus = nil
-            guard let entries = try? directory.entryNames(), entries.count <= Self.limit else { return true }
+            guard let entries = try? directory.entryNames(), entries.count <= Self.limit else { return nil }
             names = Set(entries)
             listedStatus = status
             listings += 1
         }
-        return !names.isEmpty && names.contains(name())
+        return names
     }
 }
