@@ -10,6 +10,14 @@ import LinuxSystem
         return try store.addTextToStore(name: name, contents: Array(body.utf8), references: refs)
     }
 
+    /// `lib` and `app`, which refers to it.
+    func libAndApp(_ t: TestStore) throws -> (lib: StorePath, app: StorePath) {
+        try t.populate { store in
+            let lib = try text(store, "lib")
+            return (lib, try text(store, "app", [lib]))
+        }
+    }
+
     @Test func rootsKeepTheirClosureAndTheRestGoes() throws {
         let t = try TestStore()
         let (lib, app, junk, viaIndirect, stale) = try t.populate { store in
@@ -47,10 +55,7 @@ import LinuxSystem
     /// paths deleted so far; a limit that stops the deletion says so.
     @Test func progressCountsWhatWentBefore() throws {
         let t = try TestStore()
-        let (lib, app) = try t.populate { store in
-            let lib = try text(store, "lib")
-            return (lib, try text(store, "app", [lib]))
-        }
+        let (lib, app) = try libAndApp(t)
         let store = try t.open()
         let appSize = try #require(try store.queryPathInfo(app)).narSize
         let result = try store.collectGarbage(GCOptions(action: .deleteSpecific([lib])))
@@ -93,10 +98,7 @@ import LinuxSystem
 
     @Test func deletingALivePathIsRefused() throws {
         let t = try TestStore()
-        let (lib, app) = try t.populate { store in
-            let lib = try text(store, "lib")
-            return (lib, try text(store, "app", [lib]))
-        }
+        let (lib, app) = try libAndApp(t)
         let store = try t.open()
         symlink(app.absolute(in: store.storeDirectory), t.root + "/state/gcroots/app")
         do {
