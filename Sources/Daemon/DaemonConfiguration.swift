@@ -1,3 +1,5 @@
+import StoreFormats
+
 /// Everything `cloister-daemon` is told at startup, as one plain value: the command-line options
 /// of guix-daemon (guix-daemon.md §6.1), the environment it reads (§6.3) and the paths derived
 /// from them (§6.2). It is built once by `DaemonCommandLine.parse` and then passed down to the
@@ -146,7 +148,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
         public init(parsing text: String) {
             if text.hasPrefix("/") {
-                self = .unix(path: DaemonConfiguration.canonicalPath(text))
+                self = .unix(path: PathText.canonical(text))
             } else if let colon = text.lastIndex(of: ":") {
                 self = .tcp(host: String(text[..<colon]), port: String(text[text.index(after: colon)...]))
             } else {
@@ -179,20 +181,5 @@ public struct DaemonConfiguration: Sendable, Equatable {
         #else
         return "unknown-linux"
         #endif
-    }
-
-    /// nix's `canonPath` without symlink resolution: drops empty and `.` components, resolves
-    /// `..` lexically, no trailing slash. The caller checks the path is absolute.
-    public static func canonicalPath(_ path: String) -> String {
-        var parts: [Substring] = []
-        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
-            if part == "." { continue }
-            if part == ".." {
-                if !parts.isEmpty { parts.removeLast() }
-                continue
-            }
-            parts.append(part)
-        }
-        return "/" + parts.joined(separator: "/")
     }
 }

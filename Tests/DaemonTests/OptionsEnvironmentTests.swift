@@ -82,11 +82,6 @@ struct OptionsEnvironmentTests {
         #expect(c.listen == [.unix(path: "/run/s")])
         #expect(c.buildUsersGroup == "g")
     }
-
-    @Test(arguments: [("/", "/"), ("//", "/"), ("/a/b/", "/a/b"), ("/a/./b", "/a/b"), ("/a/../../b", "/b"), ("/a//b", "/a/b")])
-    func canonicalPath(_ input: String, _ expected: String) {
-        #expect(DaemonConfiguration.canonicalPath(input) == expected)
-    }
 }
 
 /// The startup messages rendered from a configuration.

@@ -24,6 +24,20 @@ import StoreFormats
         }
     }
 
+    /// Both daemons read an indirect root through `absPath` and `canonPath`: a relative one is
+    /// taken from `/`, a messy one tidied (its text names the link under gcroots/auto).
+    @Test(arguments: [true, false]) func indirectRootsAreMadeAbsoluteAndCanonical(guix: Bool) throws {
+        let service = MemoryStoreService()
+        _ = try withSession(service: service) { stream in
+            let c = guix ? try WorkerClient(stream: stream, version: .guix, storeDirectory: .guix, options: .guixDefault)
+                : try WorkerClient(stream: stream, storeDirectory: .nix, options: .nixDefault())
+            for root in ["result", "/home/u//proj/./result/", "/home/u/a/../result"] {
+                #expect(try c.call(.addIndirectRoot(root)) == .int(1))
+            }
+        }
+        #expect(service.indirectRoots == ["/result", "/home/u/proj/result", "/home/u/result"])
+    }
+
     @Test func untrustedNixClient() throws {
         let service = MemoryStoreService()
         _ = try withSession(service: service, client: ClientIdentity(uid: 1000, trusted: false)) { stream in

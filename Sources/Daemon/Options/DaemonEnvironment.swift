@@ -1,6 +1,8 @@
 /// The environment variables guix-daemon reads at startup (guix-daemon.md §6.3;
 /// globals.cc:Settings::processEnvironment, guix-daemon.cc:systemd_activation_sockets), applied
 /// to a configuration. A variable that is set but empty counts as set, as nix's `getEnv` does.
+import StoreFormats
+
 extension DaemonConfiguration {
     /// The names read here, for `--help` and the docs.
     public static let environmentVariables: [(name: String, meaning: String)] = [
@@ -26,7 +28,7 @@ extension DaemonConfiguration {
         func absolute(_ name: String, fallback: String) throws(NotAbsolute) -> String {
             let value = environment[name] ?? fallback
             guard value.hasPrefix("/") else { throw NotAbsolute(path: value) }
-            return Self.canonicalPath(value)
+            return PathText.canonical(value)
         }
         storeDirectory = try absolute("NIX_STORE_DIR", fallback: environment["NIX_STORE"] ?? storeDirectory)
         logDirectory = try absolute("GUIX_LOG_DIRECTORY", fallback: logDirectory)
@@ -34,7 +36,7 @@ extension DaemonConfiguration {
         databaseDirectory = environment["GUIX_DATABASE_DIRECTORY"] ?? stateDirectory + "/db"
         configurationDirectory = try absolute("GUIX_CONFIGURATION_DIRECTORY", fallback: configurationDirectory)
         binDirectory = try absolute("NIX_BIN_DIR", fallback: binDirectory)
-        defaultSocketPath = Self.canonicalPath(stateDirectory + "/daemon-socket/socket")
+        defaultSocketPath = PathText.canonical(stateDirectory + "/daemon-socket/socket")
         guixProgram = try absolute("GUIX", fallback: binDirectory + "/guix")
         temporaryDirectory = environment["TMPDIR"] ?? "/tmp"
 

@@ -165,8 +165,10 @@ extension ServerSession {
             try serve(v) { try service.addTempRoot(p); try reply(.int(1), v, ctx) }
         case .addIndirectRoot(let path):
             try serve(v) {
-                guard path.hasPrefix("/") else { throw StoreServiceError("indirect root '\(path)' is not an absolute path") }
-                try service.addIndirectRoot(path)
+                // Both daemons take the text through `absPath` (relative to the worker's working
+                // directory, `/` under a service manager) and `canonPath`: the link's name under
+                // gcroots/auto is the hash of that text.
+                try service.addIndirectRoot(PathText.absolute(path, in: "/"))
                 try reply(.int(1), v, ctx)
             }
         case .syncWithGC:
