@@ -1,7 +1,11 @@
 /// CollectGarbage, VerifyStore and OptimiseStore, with the progress each daemon reports to its
 /// clients. Nix 2.8 (gc.cc, local-store.cc verifyStore, optimise-store.cc): the `finding garbage
 /// collector roots...` family of lines, one `deleting '<path>'` per deleted entry, verify's
-/// phase lines, and optimise's activity with per-path progress — all printInfo. guix-daemon
+/// phase lines, and optimise's activity with per-path progress — all printInfo — and, for a
+/// client at talkative (`-v`) or above, the per-item lines: `deleting unused link '…'`,
+/// `checking contents of '…'` (each `.links` entry by name, each valid path), `loaded N hash
+/// inodes` and `linking '<file>' to '<link>'`; what those need is gathered only for a client
+/// that will see them. guix-daemon
 /// (gc.cc): the phase lines at lvlError, and per deleted entry `[N MiB] deleting '<path>'` (or
 /// `[P%]` of an explicit `maxFreed`) at lvlInfo, counting what was freed before it as it does
 /// (GCResults.freedBefore), then the trash and `.links` lines; its verify lines and levels.
@@ -60,6 +64,11 @@ extension LocalStoreService {
             try log.log(.info, "deleting `\(store.layout.storePath)/trash'")
         }
         try log.log(phase, "deleting unused links...")
+        if isNix {
+            for name in result.unusedLinks {
+                try log.log(.talkative, "deleting unused link '\(store.layout.linksDirectory)/\(String(decoding: name, as: UTF8.self))'")
+            }
+        }
         try log.log(.info, "note: currently hard linking saves \(Self.mebibytes(linkSavings())) MiB")
     }
 
@@ -92,32 +101,54 @@ extension LocalStoreService {
     }
 
     /// VerifyStore: findings go to the client as messages, after the phase line they belong to
-    /// (each daemon's words and levels); errors remain when contents differ from the database
-    /// (repair fixes metadata, never blesses modified contents).
+    /// (each daemon's words and levels), and for a Nix client at talkative each hashed `.links`
+    /// entry and path as `checking contents of '…'` before its findings, where nix-daemon says
+    /// it; errors remain when contents differ from the database or a link from its name
+    /// (repair fixes metadata and drops bad links, never blesses modified contents).
     public func verifyStore(checkContents: Bool, repair: Bool, log: ActivityLog) throws -> Bool {
-        let result = try store.verifyStore(checkContents: checkContents, repair: repair)
+        let result = try store.verifyStore(checkContents: checkContents, repair: repair, checkLinks: isNix,
+                                           recordChecks: isNix && log.includes(.talkative))
         let style = log.dialect.messageStyle
-        func report(_ problems: [VerifyProblem]) throws {
-            for problem in problems { try log.log(Self.level(of: problem, log.dialect), problem.message(style)) }
+        var reported = 0
+        /// The findings not yet said, up to the `end`th.
+        func report(upTo end: Int) throws {
+            while reported < end {
+                let problem = result.problems[reported]
+                try log.log(Self.level(of: problem, log.dialect), problem.message(style))
+                reported += 1
+            }
         }
+        let existenceEnd = result.problems.prefix(while: \.isExistenceProblem).count
+        let linksEnd = existenceEnd + result.problems[existenceEnd...].prefix(while: \.isLinkProblem).count
         // guix-daemon: "reading the store..." at lvlError, the rest at lvlInfo; Nix: all info.
         try log.log(isNix ? .info : .error, isNix ? "reading the Nix store..." : "reading the store...")
         try log.log(.info, "checking path existence...")
-        try report(result.problems.filter(\.isExistenceProblem))
+        try report(upTo: existenceEnd)
         if checkContents {
             if isNix { try log.log(.info, "checking link hashes...") }
+            for check in result.checks {
+                guard case .link(let name) = check.subject else { continue }
+                try report(upTo: check.problemsBefore)
+                try log.log(.talkative, "checking contents of '\(String(decoding: name, as: UTF8.self))'")
+            }
+            try report(upTo: linksEnd)
             try log.log(.info, isNix ? "checking store hashes..." : "checking hashes...")
+            for check in result.checks {
+                guard case .path(let path) = check.subject else { continue }
+                try report(upTo: check.problemsBefore)
+                try log.log(.talkative, "checking contents of '\(context.render(path))'")
+            }
         }
-        try report(result.problems.filter { !$0.isExistenceProblem })
-        return !result.modifiedPaths.isEmpty
+        try report(upTo: result.problems.count)
+        return !result.modifiedPaths.isEmpty || !result.modifiedLinks.isEmpty
     }
 
     /// guix-daemon says every finding at lvlError; Nix 2.8 says a path it could invalidate (and
     /// what was put right) at info, the rest as errors.
     static func level(of problem: VerifyProblem, _ dialect: Dialect) -> Verbosity {
         switch problem {
-        case .disappeared, .repairedMetadata: dialect == .nix ? .info : .error
-        case .disappearedWithReferrers, .unreadable, .modified: .error
+        case .disappeared, .repairedMetadata, .removedLink: dialect == .nix ? .info : .error
+        case .disappearedWithReferrers, .unreadable, .modified, .modifiedLink: .error
         }
     }
 
@@ -128,13 +159,26 @@ extension LocalStoreService {
         var total = OptimiseStatistics()
         try activities.within(.optimiseStore) { id in
             let paths = try store.queryAllValidPaths().sorted { $0.baseName < $1.baseName }
+            // Nix 2.8 reads `.links` before it starts and says how many names it read; it names
+            // each file it links to an existing entry, within that path's activity.
+            let talkative = activities.includes(.talkative)
+            if talkative {
+                let loaded = try store.linkDirectoryEntryCount()
+                try activities.log(.talkative, "loaded \(loaded) hash inodes")
+            }
             try activities.progress(id, done: 0, expected: UInt64(paths.count))
+            var linked: [(file: [[UInt8]], key: [UInt8])] = []
             for (index, path) in paths.enumerated() {
                 try activities.within(.unknown, level: .talkative, text: "optimising path '\(context.render(path))'") { _ in
-                    if let s = try store.optimiseValidPath(path) {
+                    if let s = try store.optimiseValidPath(path, observer: talkative ? { linked.append(($0, $1)) } : nil) {
                         total.filesLinked += s.filesLinked
                         total.bytesFreed += s.bytesFreed
                     }
+                    for (file, key) in linked {
+                        let name = file.map { String(decoding: $0, as: UTF8.self) }.joined(separator: "/")
+                        try activities.log(.talkative, "linking '\(store.layout.storePath)/\(name)' to '\(store.layout.linksDirectory)/\(String(decoding: key, as: UTF8.self))'")
+                    }
+                    linked.removeAll()
                 }
                 try activities.progress(id, done: UInt64(index + 1), expected: UInt64(paths.count))
             }

@@ -122,7 +122,8 @@ extension LocalStore {
     }
 
     /// `.links` entries whose only link is the one in `.links` (no store file uses them), removed
-    /// on the pool's threads (each removal may wait for a discard, as store entries do).
+    /// on the pool's threads (each removal may wait for a discard, as store entries do). Each is
+    /// judged unused here, in order, so `results.unusedLinks` lists them as Nix reports them.
     func removeUnusedLinks(results: inout GCResults) throws(LocalStoreError) {
         let links: FileDescriptor
         let names: [[UInt8]]
@@ -132,9 +133,10 @@ extension LocalStore {
         } catch { throw .system(error) }
         let pool = DeletionPool()
         for name in names {
+            guard let status = try? links.status(at: name), status.linkCount == 1 else { continue }
+            results.unusedLinks.append(name)
             pool.submit {
-                guard let status = try? links.status(at: name), status.linkCount == 1,
-                      (try? links.remove(at: name)) != nil else { return 0 }
+                guard (try? links.remove(at: name)) != nil else { return 0 }
                 return UInt64(max(status.size, 0))
             }
         }

@@ -51,6 +51,9 @@ public struct GCResults: Sendable {
     /// `--delete` paths that were neither valid nor on disk (nothing to do; Nix 2.8 still
     /// reports them deleted, guix-daemon does not).
     public var absent: [String] = []
+    /// `.links` entries found unused (one link) and removed, in the directory's order: Nix
+    /// 2.8 names each at talkative (`deleting unused link …`).
+    public var unusedLinks: [[UInt8]] = []
     private var estimate: UInt64 = 0
     public init() {}
 

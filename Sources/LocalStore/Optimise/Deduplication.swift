@@ -15,27 +15,34 @@ public struct OptimiseStatistics: Sendable, Equatable {
     public init() {}
 }
 
+/// Told, just before a file is replaced by a link to an existing `.links` entry, the file's
+/// path components from the top of the store and the entry's name (for Nix 2.8's talkative
+/// `linking '<file>' to '<store>/.links/<key>'`). Passing none costs the walk nothing.
+public typealias LinkObserver = (_ file: [[UInt8]], _ key: [UInt8]) -> Void
+
 extension LocalStore {
     /// Files smaller than this are not worth a link (`deduplicationMinSize`).
     static let deduplicationMinimumSize: Int64 = 8192
 
     /// Deduplicates the object `name` under `parent` (a new store object or a valid path).
     @discardableResult
-    func optimisePath(in parent: FileDescriptor, name: [UInt8]) throws(LocalStoreError) -> OptimiseStatistics {
+    func optimisePath(in parent: FileDescriptor, name: [UInt8], observer: LinkObserver? = nil) throws(LocalStoreError) -> OptimiseStatistics {
         var stats = OptimiseStatistics()
         do {
             // Our temp-roots file tells the GC our `.tmp-link-<pid>-…` names are in flight.
             if tempRoots == nil { tempRoots = try TempRootsFile(layout: layout) }
             let links = try storeFD.openDirectory(at: ".links")
-            try optimise(parent, name, links: links, stats: &stats, parentIsStore: parent === storeFD)
+            try optimise(parent, name, links: links, stats: &stats, parentIsStore: parent === storeFD,
+                         trail: observer == nil ? [] : [name], observer: observer)
         } catch let error as LocalStoreError { throw error } catch let error as SystemError { throw .system(error) } catch {
             throw .corrupt(String(decoding: name, as: UTF8.self), reason: "\(error)")
         }
         return stats
     }
 
+    /// `trail`: `name`'s path components from the top of the store, kept only for an observer.
     private func optimise(_ parent: FileDescriptor, _ name: [UInt8], links: FileDescriptor, stats: inout OptimiseStatistics,
-                          parentIsStore: Bool) throws {
+                          parentIsStore: Bool, trail: [[UInt8]], observer: LinkObserver?) throws {
         let status = try parent.status(at: name)
         switch status.type {
         case .directory:
@@ -43,7 +50,8 @@ extension LocalStore {
             var changed = false
             for entry in try directory.entryNames() {
                 let before = stats.filesLinked
-                try optimise(directory, entry, links: links, stats: &stats, parentIsStore: false)
+                try optimise(directory, entry, links: links, stats: &stats, parentIsStore: false,
+                             trail: observer == nil ? [] : trail + [entry], observer: observer)
                 if stats.filesLinked != before { changed = true }
             }
             let mode = try directory.status().permissions
@@ -54,14 +62,14 @@ extension LocalStore {
             }
         case .regular:
             guard status.size >= Self.deduplicationMinimumSize, status.permissions & 0o200 == 0 else { return }
-            try linkFile(parent, name, status, links: links, stats: &stats, parentIsStore: parentIsStore)
+            try linkFile(parent, name, status, links: links, stats: &stats, parentIsStore: parentIsStore, trail: trail, observer: observer)
         default:
             return
         }
     }
 
     private func linkFile(_ parent: FileDescriptor, _ name: [UInt8], _ status: FileStatus, links: FileDescriptor,
-                          stats: inout OptimiseStatistics, parentIsStore: Bool) throws {
+                          stats: inout OptimiseStatistics, parentIsStore: Bool, trail: [[UInt8]], observer: LinkObserver?) throws {
         var writer = NARWriter(sink: Hasher(.sha256))
         try NARDumper(bufferSize: 1 << 16).dump(at: name, in: parent, displayPath: String(decoding: name, as: UTF8.self), into: &writer)
         let key = Array(writer.sink.finish().nix32.utf8)
@@ -83,6 +91,7 @@ extension LocalStore {
             // The temporary link lives at the top of the store, as in guix-daemon: a crash
             // between link and rename must leave an invalid top-level entry (which GC removes),
             // never an extra entry inside a valid path (which would change its NAR hash).
+            observer?(trail, key)
             let temporary = Array(".tmp-link-\(ProcessIdentity.processID)-\(UInt64.random(in: 0...UInt64.max))".utf8)
             if !parentIsStore { try parent.changeMode(0o755) }
             // Read-only again at once, as guix-daemon does per file (MakeReadOnly): a crash or
@@ -182,12 +191,18 @@ extension LocalStore {
     /// Deduplicates one valid path under its lock; nil if it is locked or gone. The lock file
     /// goes with the lock, as after an add: a valid path needs none (else every store path
     /// would keep a `.lock` beside it after an optimise, for the next GC to list).
-    public func optimiseValidPath(_ path: StorePath) throws(LocalStoreError) -> OptimiseStatistics? {
+    public func optimiseValidPath(_ path: StorePath, observer: LinkObserver? = nil) throws(LocalStoreError) -> OptimiseStatistics? {
         guard let locks = try lockPaths([path]) else { return nil }
         locks.deleteOnRelease = true
         defer { locks.release() }
         let base = Array(path.baseName.utf8)
         guard (try? storeFD.status(at: base)) != nil else { return nil }
-        return try optimisePath(in: storeFD, name: base)
+        return try optimisePath(in: storeFD, name: base, observer: observer)
+    }
+
+    /// How many names Nix 2.8's optimise reads from `.links` before it starts (`loaded N hash
+    /// inodes`): every entry plus `.` and `..`, which its readdir loop keeps.
+    public func linkDirectoryEntryCount() throws(LocalStoreError) -> Int {
+        do { return try storeFD.openDirectory(at: Array(".links".utf8)).entryNames().count + 2 } catch { throw .system(error) }
     }
 }

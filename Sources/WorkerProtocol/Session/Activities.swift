@@ -70,10 +70,15 @@ public final class ActivityLog {
         if dialect == .guix { buildVerbosity = options.buildVerbosity }
     }
 
+    /// Whether a message at `level` reaches this client. Callers ask before they gather what a
+    /// per-item line needs (a walk, a list of what was checked); `log` asks it again itself.
+    public func includes(_ level: Verbosity) -> Bool { level.number(in: dialect) <= verbosity }
+
     /// A message at `level` as a line (STDERR_NEXT, newline added), if within the verbosity.
-    public func log(_ level: Verbosity, _ text: String) throws(WorkerProtocolError) {
-        guard level.number(in: dialect) <= verbosity else { return }
-        try sink(.next(Array((text + "\n").utf8)))
+    /// The text is an autoclosure: a line the client's verbosity excludes is never formatted.
+    public func log(_ level: Verbosity, _ text: @autoclosure () -> String) throws(WorkerProtocolError) {
+        guard includes(level) else { return }
+        try sink(.next(Array((text() + "\n").utf8)))
     }
 
     /// A chunk of builder output as it came (guix-daemon's way; Nix clients get build output
