@@ -28,6 +28,34 @@ import StoreFormats
         _ = good
     }
 
+    /// Nix 2.8 hashes each `.links` entry against its name (guix-daemon does not): a modified
+    /// one is an error, removed by repair; the checks are kept in order, each with how many
+    /// findings came before it, only when asked for.
+    @Test func linksAreCheckedAgainstTheirNames() throws {
+        let t = try TestStore()
+        let store = try t.open()
+        let text = try store.addTextToStore(name: "text", contents: Array("text".utf8))
+        let name = String(repeating: "0", count: 52)
+        shell("mkdir -p '\(t.root)/store/.links' && printf x > '\(t.root)/store/.links/\(name)'")
+        let linkPath = t.root + "/store/.links/" + name
+        let actual = Hasher.hash(.sha256, NAR.regularFile(Array("x".utf8))).nix32
+
+        #expect(try store.verifyStore(checkContents: true, repair: false).problems.isEmpty, "guix-daemon checks no links")
+        let quiet = try store.verifyStore(checkContents: true, repair: false, checkLinks: true)
+        #expect(quiet.problems == [.modifiedLink(linkPath, expected: name, actual: actual)])
+        #expect(quiet.modifiedLinks == [Array(name.utf8)] && quiet.checks.isEmpty)
+        #expect(quiet.problems[0].message(.nix) == "link '\(linkPath)' was modified! expected hash '\(name)', got '\(actual)'")
+
+        let recorded = try store.verifyStore(checkContents: true, repair: true, checkLinks: true, recordChecks: true)
+        #expect(recorded.problems == [.modifiedLink(linkPath, expected: name, actual: actual), .removedLink(linkPath)])
+        #expect(recorded.modifiedLinks.isEmpty)
+        #expect(recorded.checks == [VerifyCheck(subject: .link(Array(name.utf8)), problemsBefore: 0),
+                                    VerifyCheck(subject: .path(text), problemsBefore: 2)])
+        #expect(access(linkPath, F_OK) != 0)
+        #expect(try store.verifyStore(checkContents: false, repair: false, checkLinks: true, recordChecks: true).checks.isEmpty,
+                "nothing is hashed without checkContents")
+    }
+
     @Test func missingPathsWithoutReferrersAreInvalidated() throws {
         let t = try TestStore()
         let store = try t.open()

@@ -25,6 +25,24 @@ import StoreFormats
         #expect(lines(sent) == ["shown\n", "talkative\n"])
     }
 
+    /// A line the client's verbosity excludes is never formatted, and `includes` answers
+    /// what `log` will do (Nix: talkative is 4, so `-v` — verbosity 4 — sees it, info 3 not).
+    @Test func excludedLinesAreNeverFormatted() throws {
+        var sent: [StderrMessage] = []
+        let nix = ActivityLog(dialect: .nix, receivesActivities: true, idBase: 0) { sent.append($0) }
+        var formatted = 0
+        func line(_ text: String) -> String { formatted += 1; return text }
+        #expect(nix.includes(.info) && !nix.includes(.talkative))
+        try nix.log(.talkative, line("hidden"))
+        #expect(formatted == 0 && sent.isEmpty)
+        nix.apply(ClientOptions(integers: [0, 0, 0, Verbosity.talkative.rawValue, 0, 3, 0, 1, 1]))
+        #expect(nix.includes(.talkative) && !nix.includes(.chatty))
+        try nix.log(.talkative, line("checking contents of 'x'"))
+        try nix.log(.chatty, line("chatty"))
+        #expect(formatted == 1)
+        #expect(lines(sent) == ["checking contents of 'x'\n"])
+    }
+
     /// Nix 2.8 notes a refused setting at debug level and an untrusted substituter as a warning
     /// (daemon.cc ClientSettings::apply), after taking the client's new verbosity.
     @Test func settingNotesAtNixLevels() throws {
