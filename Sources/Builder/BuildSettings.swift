@@ -1,3 +1,5 @@
+import StoreFormats
+
 /// The settings that shape builds (guix-daemon.md §6.1 and the client's SetOptions, §7.5), as
 /// one plain value. The daemon fills it from `DaemonConfiguration` and the client's options;
 /// tests build it directly.
@@ -32,6 +34,11 @@ public struct BuildSettings: Sendable {
     public var impersonateLinux26 = false
     /// The platform this daemon builds for (`--system`).
     public var system: String = "x86_64-linux"
+    /// Whose words build failures use: guix-daemon's, or Nix 2.8's for a Nix client.
+    public var messageStyle: MessageStyle = .guix
+    /// Nix's `system-features` (for Nix clients): a derivation builds here only if its
+    /// `requiredSystemFeatures` are all among them. guix-daemon has no such check (nil).
+    public var systemFeatures: Set<String>?
     /// `-K` (client option): keep the build tree of failed builds.
     public var keepFailed = false
     /// `--keep-going` (client option): go on with other derivations after a failure.

@@ -10,6 +10,9 @@ public enum HostPath {
         return String(cString: resolved)
     }
 
+    /// access(2) for reading and writing, as the calling process's real ids.
+    public static func isReadableAndWritable(_ path: String) -> Bool { access(path, R_OK | W_OK) == 0 }
+
     /// lstat(2) of an absolute path; nil if nothing is there.
     public static func status(_ path: String) throws(SystemError) -> FileStatus? {
         do {

@@ -75,16 +75,17 @@ extension LocalStoreError: StyledError {
     /// Nix 2.8's words (store-api.cc, gc.cc, local-store.cc) or guix-daemon's.
     public func message(_ style: MessageStyle) -> String {
         switch self {
-        case .invalidPath(let path): return "path \(style.quoted(path)) is not valid"
+        case .invalidPath(let path): return "path \(style.quotedErrorArgument(path)) is not valid"
         case .notInStore(let path): return FormatError.notInStore(path, storeDirectory: "").message(style)
         case .pathStillAlive(let path) where style == .nix:
-            return "Cannot delete path \(style.quoted(path)) since it is still alive. To find out why, use: nix-store --query --roots"
+            return "Cannot delete path \(style.quotedErrorArgument(path)) since it is still alive. To find out why, use: nix-store --query --roots"
         case .pathHasReferrers(let path, let referrers):
-            return "cannot delete path \(style.quoted(path)) because it is in use by \(referrers.map(style.quoted).joined(separator: ", "))"
+            // Nix shows the referrers as one argument (showPaths), coloured as a whole.
+            return "cannot delete path \(style.quotedErrorArgument(path)) because it is in use by \(style.errorArgument(referrers.map(style.quoted).joined(separator: ", ")))"
         case .unsupportedFileType(let path):
             // guix-daemon's canonicalisation says this one with typographic quotes.
-            return style == .nix ? "file '\(path)' has an unsupported type" : "file \u{2018}\(path)\u{2019} has an unsupported type"
-        case .referenceCycle(let path): return "cycle detected in the references of \(style.quoted(path))"
+            return style == .nix ? "file \(style.quotedErrorArgument(path)) has an unsupported type" : "file \u{2018}\(path)\u{2019} has an unsupported type"
+        case .referenceCycle(let path): return "cycle detected in the references of \(style.quotedErrorArgument(path))"
         case .format(let error): return error.message(style)
         default: return description
         }

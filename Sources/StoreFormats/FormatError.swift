@@ -5,9 +5,11 @@ public enum FormatError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidHash(String, reason: String)
     case unknownHashAlgorithm(String)
     case invalidStorePath(String, reason: String)
+    /// A base name (as given) that names no store path, and why.
+    case badStorePath(String, StorePathFault)
     /// A path not directly inside the store directory (both daemons: "not in the store").
     case notInStore(String, storeDirectory: String)
-    case invalidStorePathName(String, reason: String)
+    case invalidStorePathName(String, StorePathName.Fault)
     case invalidNAR(offset: UInt64, reason: String)
     case invalidExport(offset: UInt64, reason: String)
     case invalidDerivation(offset: Int, reason: String)
@@ -32,7 +34,8 @@ public enum FormatError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unknownHashAlgorithm(let name): "unknown hash algorithm '\(name)'"
         case .invalidStorePath(let path, let reason): "invalid store path '\(path)': \(reason)"
         case .notInStore(let path, let directory): "path '\(path)' is not in the store \(directory)"
-        case .invalidStorePathName(let name, let reason): "invalid store path name '\(name)': \(reason)"
+        case .badStorePath(let baseName, let fault): "invalid store path '\(baseName)': \(fault.reason)"
+        case .invalidStorePathName(let name, let fault): "invalid store path name '\(name)': \(fault.reason)"
         case .invalidNAR(let offset, let reason): "invalid NAR at byte \(offset): \(reason)"
         case .invalidExport(let offset, let reason): "invalid export stream at byte \(offset): \(reason)"
         case .invalidDerivation(let offset, let reason): "invalid derivation at byte \(offset): \(reason)"
@@ -51,8 +54,9 @@ public enum FormatError: Error, Equatable, Sendable, CustomStringConvertible {
 extension FormatError: StyledError {
     public func message(_ style: MessageStyle) -> String {
         switch (self, style) {
-        case (.notInStore(let path, _), .nix): "path \(style.quoted(path)) is not in the Nix store"
+        case (.notInStore(let path, _), .nix): "path \(style.quotedErrorArgument(path)) is not in the Nix store"
         case (.notInStore(let path, _), .guix): "path \(style.quoted(path)) is not in the store"
+        case (.badStorePath(let baseName, let fault), .nix): fault.nixMessage(baseName) ?? description
         default: description
         }
     }

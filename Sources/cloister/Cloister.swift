@@ -1,4 +1,5 @@
 import Glibc
+import StoreFormats
 
 /// `cloister COMMAND [ARGS…]`: the user-facing tool. Each command lives in a file of its own
 /// (`HashCommand.swift`, …) and registers itself in `Cloister.commands`.
@@ -63,9 +64,10 @@ struct UsageError: Error {
     init(_ message: String) { self.message = message }
 }
 
-/// Prints `cloister: MESSAGE` on stderr and exits 1. Errors are one readable line.
+/// Prints `cloister: MESSAGE` on stderr and exits 1. Errors are one readable line; the
+/// daemon's colours stay only on a terminal.
 func failure(_ message: String) -> Never {
-    writeStandardError("cloister: \(message)\n")
+    writeStandardError("cloister: \(isatty(2) == 1 ? message : MessageStyle.withoutColours(message))\n")
     exit(1)
 }
 

@@ -103,6 +103,29 @@ struct BuildPlannerTests {
         #expect(!BuildPlanner.canBuildLocally(platform: "x86_64-linux", system: "i686-linux"))
     }
 
+    /// For a Nix client: Nix 2.8's words (features named, arguments coloured) and its check that
+    /// every required system feature is one this daemon has; Guix clients get neither.
+    @Test func nixClientsGetNixsMessageAndFeatureCheck() throws {
+        var settings = BuildSettings()
+        settings.messageStyle = .nix
+        settings.systemFeatures = ["big-parallel", "benchmark"]
+        let m = "\u{1b}[35;1m", n = "\u{1b}[0m"
+        let drvText = try path("d", "hello.drv").absolute(in: store)
+        func failure(_ drv: Derivation, _ settings: BuildSettings) -> String? {
+            do { _ = try plan(drv, settings: settings); return nil } catch { return "\(error)" }
+        }
+        #expect(failure(try derivation(platform: "aarch64-linux"), settings)
+            == "a '\(m)aarch64-linux\(n)' with features {\(m)\(n)} is required to build '\(m)\(drvText)\(n)', "
+            + "but I am a '\(m)x86_64-linux\(n)' with features {\(m)benchmark, big-parallel\(n)}")
+        let kvm = try derivation(env: ["requiredSystemFeatures": "kvm  benchmark"])
+        #expect(failure(kvm, settings)
+            == "a '\(m)x86_64-linux\(n)' with features {\(m)benchmark, kvm\(n)} is required to build '\(m)\(drvText)\(n)', "
+            + "but I am a '\(m)x86_64-linux\(n)' with features {\(m)benchmark, big-parallel\(n)}")
+        #expect(failure(try derivation(env: ["requiredSystemFeatures": "benchmark"]), settings) == nil)
+        // guix-daemon checks the platform only.
+        #expect(failure(kvm, BuildSettings()) == nil)
+    }
+
     @Test func chrootDirectoriesParse() throws {
         let dirs = try BuildPlanner.extraDirectories(["/bin /usr/lib=/opt/lib", "/etc/ssl"])
         #expect(dirs.map { "\($0.inside)=\($0.outside)" } == ["/bin=/bin", "/usr/lib=/opt/lib", "/etc/ssl=/etc/ssl"])

@@ -119,7 +119,8 @@ import WorkerProtocol
         try nix.call(.addTempRoot(kept))
         let absolute = kept.absolute(in: store)
         #expect(throws: WorkerProtocolError.remote(
-            message: "Cannot delete path '\(absolute)' since it is still alive. To find out why, use: nix-store --query --roots", status: 1)) {
+            message: "Cannot delete path '\u{1b}[35;1m\(absolute)\u{1b}[0m' since it is still alive. To find out why, use: nix-store --query --roots",
+            status: 1)) {
             try nix.call(.collectGarbage(action: 3, paths: [kept], ignoreLiveness: false, maxFreed: 0))
         }
         let guix = try client(.guix, verbosity: 0)

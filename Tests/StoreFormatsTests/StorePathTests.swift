@@ -185,6 +185,35 @@ struct StorePathTests {
         #expect(try StoreDirectory("/gnu/store//").path == "/gnu/store")
     }
 
+    /// Each fault as data, and the words a Nix 2.8 client reads for it (path.cc, arguments in
+    /// hintfmt's magenta); faults Nix's parser lacks keep our description.
+    @Test func faultsAndNixsWordsForThem() throws {
+        let hash = "00bgd045z0d4icpbc2yyz4gx48ak44la"
+        let (m, n) = ("\u{1b}[35;1m", "\u{1b}[0m")
+        let cases: [(String, StorePathFault, String?)] = [
+            ("notvalid", .tooShort, "'\(m)notvalid\(n)' is too short to be a valid store path"),
+            (hash, .tooShort, "'\(m)\(hash)\(n)' is too short to be a valid store path"),
+            (hash + "-", .name("", .empty), "store path '\(m)\(hash)-\(n)' has an empty name"),
+            ("e" + hash.dropFirst() + "-x", .hashCharacter(UInt8(ascii: "e")),
+             "store path '\(m)e\(hash.dropFirst())-x\(n)' contains illegal base-32 character '\(m)e\(n)'"),
+            (hash + "-a b", .name("a b", .character(UInt8(ascii: " "))), "store path '\(m)\(hash)-a b\(n)' contains illegal character '\(m) \(n)'"),
+            (hash + "-" + String(repeating: "x", count: 212), .name(String(repeating: "x", count: 212), .tooLong(212, limit: 211)),
+             "store path '\(m)\(hash)-\(String(repeating: "x", count: 212))\(n)' has a name longer than 211 characters"),
+            (hash + "_x", .noDash, nil),
+        ]
+        for (baseName, fault, nix) in cases {
+            #expect(throws: FormatError.badStorePath(baseName, fault), "\(baseName)") { try StorePath(baseName: baseName) }
+            let error = FormatError.badStorePath(baseName, fault)
+            #expect(error.message(.nix) == nix ?? error.description)
+            #expect(error.message(.guix) == error.description)
+        }
+        #expect(throws: FormatError.badStorePath(hash + "-.x", .name(".x", .leadingDot))) { try StorePath(baseName: hash + "-.x", rules: .guix) }
+        // What a client prints off a terminal.
+        #expect(MessageStyle.withoutColours(FormatError.badStorePath("notvalid", .tooShort).message(.nix))
+                == "'notvalid' is too short to be a valid store path")
+        #expect(MessageStyle.withoutColours("\u{1b}[31;1merror:\u{1b}[0m x\u{1b}[K \u{1b}") == "error: x ")
+    }
+
     /// Property: any digest and valid name give a path that parses back to itself.
     @Test func randomPathsRoundTrip() throws {
         var rng = SplitMix64(seed: 20)

@@ -77,7 +77,11 @@ import StoreFormats
         // Two STDERR_ERROR frames (Nix 2.8 behaviour), then end of stream.
         let r = WireReader(MemoryStream(input: bytes))
         let v = Negotiated(dialect: .nix, clientVersion: .nix28, daemonVersion: .daemonDefault)
-        for _ in 0..<2 { guard case .error = try StderrMessage.decode(from: r, v) else { Issue.record("no error frame"); return } }
+        for _ in 0..<2 {
+            guard case .error(let e) = try StderrMessage.decode(from: r, v) else { Issue.record("no error frame"); return }
+            // Nix 2.8's words and colours (transcript 039).
+            #expect(e.message == "'\u{1b}[35;1mnotvalid\u{1b}[0m' is too short to be a valid store path")
+        }
         #expect(try r.atEnd())
         if case .failed = end {} else { Issue.record("session did not fail") }
     }

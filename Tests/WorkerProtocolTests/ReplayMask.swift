@@ -12,14 +12,17 @@ import StoreFormats
 /// 5. the order of consecutive `deleting '<path>'` GC lines (Nix deletes in `readdir` order of
 ///    the store directory, which depends on the capture machine's file system); the lines
 ///    themselves are compared;
-/// 6. the text of error messages (wording and ANSI colours); that an error happened, and where,
-///    is compared.
+/// 6. in Nix's "… is required to build …" error, the daemon's own system features (its last
+///    `{…}`): the capture machine had /dev/kvm, this one may not. The rest of every error
+///    message, ANSI colours included, is compared.
 enum ReplayMask {
     static func activity(_ id: UInt64) -> UInt64 { id & 0xffff_ffff }
 
     static func message(_ m: StderrMessage) -> StderrMessage {
         switch m {
-        case .error: return .error(ErrorReport(message: ""))
+        case .error(var report):
+            report.message = errorText(report.message)
+            return .error(report)
         case .startActivity(let id, let level, let type, let text, let fields, let parent):
             return .startActivity(id: activity(id), level: level, type: type, text: text, fields: fields,
                                   parent: parent == 0 ? 0 : activity(parent))
@@ -27,6 +30,11 @@ enum ReplayMask {
         case .result(let id, let type, let fields): return .result(id: activity(id), type: type, fields: fields)
         default: return m
         }
+    }
+
+    static func errorText(_ text: String) -> String {
+        guard text.contains(" is required to build "), let features = text.range(of: " with features {", options: .backwards) else { return text }
+        return text[..<features.upperBound] + "…}"
     }
 
     static func isDeletion(_ m: StderrMessage) -> Bool {
@@ -84,7 +92,9 @@ enum ReplayMask {
             }
             if reply(t.reply) != reply(o.reply) { return "#\(i) \(name): reply \(String(describing: o.reply)) vs \(String(describing: t.reply))" }
         }
-        if theirs.trailingErrors != ours.trailingErrors { return "trailing errors \(ours.trailingErrors) vs \(theirs.trailingErrors)" }
+        if messages(theirs.trailingErrors) != messages(ours.trailingErrors) {
+            return "trailing errors \(ours.trailingErrors.map(describe)) vs \(theirs.trailingErrors.map(describe))"
+        }
         return nil
     }
 

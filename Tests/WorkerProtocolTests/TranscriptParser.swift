@@ -16,7 +16,8 @@ struct TranscriptParser {
     let serverBytes: [UInt8]
     var exchanges: [Exchange] = []
     var mismatches: [String] = []
-    var trailingErrors = 0
+    /// The error frames after the last exchange (a request the daemon could not read), in order.
+    var trailingErrors: [StderrMessage] = []
     var negotiated: Negotiated?
     var versionText: String?
     var clientLeftover = 0
@@ -91,8 +92,9 @@ struct TranscriptParser {
             exchanges.append(exchange)
         }
         while try !s.atEnd() {
-            guard case .error = try StderrMessage.decode(from: s, v) else { mismatches.append("trailing non-error"); break }
-            trailingErrors += 1
+            let message = try StderrMessage.decode(from: s, v)
+            guard case .error = message else { mismatches.append("trailing non-error"); break }
+            trailingErrors.append(message)
         }
         clientLeftover = clientBytes.count - Int(c.offset)
         serverLeftover = serverBytes.count - Int(s.offset)

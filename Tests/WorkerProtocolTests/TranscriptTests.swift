@@ -28,7 +28,7 @@ import Foundation
         if decoded.contains(where: { ($0.first as? String) == "TRAILING" }) {
             // A request the daemon could not read: Nix 2.8 sends its error twice, then closes.
             #expect(parser.exchanges.last?.decodeError != nil)
-            #expect(parser.trailingErrors == 2)
+            #expect(parser.trailingErrors.count == 2)
         }
     }
 }

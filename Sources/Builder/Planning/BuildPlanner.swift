@@ -15,8 +15,10 @@ public enum BuildPlanner {
         if let (name, output) = derivation.unsupportedOutputKind {
             throw .buildFailed("derivation `\(drvText)' has output `\(name)' of kind \(output.kindName), which is not supported")
         }
-        guard canBuildLocally(platform: derivation.platform, system: settings.system) else {
-            throw .buildFailed("a `\(derivation.platform)' is required to build `\(drvText)', but I am a `\(settings.system)'")
+        let required = settings.systemFeatures == nil ? [] : requiredSystemFeatures(derivation)
+        guard canBuildLocally(platform: derivation.platform, system: settings.system),
+              settings.systemFeatures.map(required.isSubset) ?? true else {
+            throw .buildFailed(unbuildableHere(derivation.platform, required, drvText, settings))
         }
         let builder = String(decoding: derivation.builder, as: UTF8.self)
         if builder.hasPrefix("builtin:") {
@@ -55,6 +57,23 @@ public enum BuildPlanner {
                          buildCores: settings.buildCores,
                          extraDirectories: extras,
                          personality: personality)
+    }
+
+    /// The derivation's `requiredSystemFeatures`, space-separated in its environment (Nix).
+    static func requiredSystemFeatures(_ derivation: Derivation) -> Set<String> {
+        guard let value = derivation[env: "requiredSystemFeatures"] else { return [] }
+        return Set(String(decoding: value, as: UTF8.self).split(whereSeparator: { " \t\n\r".contains($0) }).map(String.init))
+    }
+
+    /// Why a derivation cannot be built here, in guix-daemon's words or Nix 2.8's (which name
+    /// the features, sorted, the arguments coloured as its errors' are).
+    static func unbuildableHere(_ platform: String, _ required: Set<String>, _ drv: String, _ settings: BuildSettings) -> String {
+        let style = settings.messageStyle
+        guard style == .nix else { return "a `\(platform)' is required to build `\(drv)', but I am a `\(settings.system)'" }
+        func features(_ set: Set<String>) -> String { "{" + style.errorArgument(set.sorted().joined(separator: ", ")) + "}" }
+        return "a \(style.quotedErrorArgument(platform)) with features \(features(required)) is required to build "
+            + "\(style.quotedErrorArgument(drv)), but I am a \(style.quotedErrorArgument(settings.system)) with features "
+            + features(settings.systemFeatures ?? [])
     }
 
     /// guix-daemon's canBuildLocally: our own system, i686 on x86_64, armhf on aarch64.

@@ -5,6 +5,7 @@
 import StoreFormats
 import WorkerProtocol
 import LocalStore
+import LinuxSystem
 
 extension LocalStoreService {
     /// The session's SetOptions on top of the daemon's build settings (§7.5): keep-failed,
@@ -22,6 +23,9 @@ extension LocalStoreService {
         for setting in settings where setting.name == "multiplexed-build-output" {
             multiplexedBuildOutput = setting.value == "true"
         }
+        for setting in settings where setting.name == "system-features" && isNix {
+            s.systemFeatures = Set(setting.value.split(separator: " ").map(String.init))
+        }
         for setting in settings {
             guard let n = Int(setting.value), n >= 0 else { continue }
             switch setting.name {
@@ -36,6 +40,14 @@ extension LocalStoreService {
         }
         buildSettings = s
     }
+
+    /// Nix 2.8's default `system-features` on Linux: these three, and `kvm` where /dev/kvm can
+    /// be opened for reading and writing.
+    static let nixSystemFeatures: Set<String> = {
+        var features: Set<String> = ["nixos-test", "benchmark", "big-parallel"]
+        if HostPath.isReadableAndWritable("/dev/kvm") { features.insert("kvm") }
+        return features
+    }()
 
     /// Guix and Nix < 1.30 name a derivation to build by its plain `.drv` path.
     func targets(_ paths: [DerivedPath]) -> [BuilderTarget] {

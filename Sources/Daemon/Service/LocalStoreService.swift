@@ -46,7 +46,13 @@ public final class LocalStoreService: StoreService {
         StoreServiceError("\(what) is not available in this daemon yet")
     }
 
-    public func sessionStarted(_ log: ActivityLog) { activityLog = log }
+    public func sessionStarted(_ log: ActivityLog) {
+        activityLog = log
+        if isNix {
+            buildSettings.messageStyle = .nix
+            buildSettings.systemFeatures = Self.nixSystemFeatures
+        }
+    }
 
     public func setOptions(_ options: ClientOptions, settings: [ClientOptions.Setting]) throws {
         for s in settings { self.settings[s.name] = s.value }

@@ -46,24 +46,16 @@ public struct StorePath: Hashable, Comparable, Sendable, CustomStringConvertible
         }
         let text = String(baseName)
         let bytes = Array(text.utf8)
-        guard bytes.count >= Self.hashPartLength + 2 else {
-            throw .invalidStorePath(text, reason: "base name shorter than \(Self.hashPartLength + 2) bytes")
+        // In the order Nix 2.8's parser meets them, so a Nix client reads the same fault.
+        guard bytes.count > Self.hashPartLength else { throw .badStorePath(text, .tooShort) }
+        if let c = bytes[..<Self.hashPartLength].first(where: { NixBase32.digitValue[Int($0)] == 0xFF }) {
+            throw .badStorePath(text, .hashCharacter(c))
         }
-        guard bytes[Self.hashPartLength] == UInt8(ascii: "-") else {
-            throw .invalidStorePath(text, reason: "no '-' after the \(Self.hashPartLength)-character hash part")
-        }
+        guard bytes[Self.hashPartLength] == UInt8(ascii: "-") else { throw .badStorePath(text, .noDash) }
+        // 32 nix32 characters always decode to exactly 20 bytes (validBaseName).
         let hash = String(decoding: bytes[..<Self.hashPartLength], as: UTF8.self)
-        for c in hash.utf8 where NixBase32.digitValue[Int(c)] == 0xFF {
-            throw .invalidStorePath(text, reason: "hash part has '\(Character(Unicode.Scalar(c)))', not a nix32 character")
-        }
-        // A hash part whose top bits overflow 160 bits is not the encoding of any digest.
-        do { _ = try NixBase32.decode(hash, byteCount: Self.digestSize) } catch {
-            throw .invalidStorePath(text, reason: "hash part is not a 20-byte digest")
-        }
         let name = String(decoding: bytes[(Self.hashPartLength + 1)...], as: UTF8.self)
-        do { try StorePathName.validate(name, rules: rules) } catch {
-            throw .invalidStorePath(text, reason: error.description)
-        }
+        if let fault = StorePathName.fault(of: name, rules: rules) { throw .badStorePath(text, .name(name, fault)) }
         self.hashPart = hash
         self.name = name
     }

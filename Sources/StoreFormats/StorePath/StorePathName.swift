@@ -32,23 +32,44 @@ public enum StorePathName {
         }
     }
 
+    /// What is wrong with a name, as data.
+    public enum Fault: Equatable, Sendable {
+        case empty
+        case tooLong(Int, limit: Int)
+        /// Guix only.
+        case leadingDot
+        case character(UInt8)
+
+        public var reason: String {
+            switch self {
+            case .empty: "empty"
+            case .tooLong(let count, let limit): "\(count) bytes, the limit is \(limit)"
+            case .leadingDot: "names must not start with '.'"
+            case .character(let c): "\(Self.show(c)) is not allowed"
+            }
+        }
+
+        static func show(_ c: UInt8) -> String {
+            c < 0x80 ? "'\(Character(Unicode.Scalar(c)))'" : "byte 0x\(String(c, radix: 16))"
+        }
+    }
+
     public static func validate(_ name: String, rules: Rules) throws(FormatError) {
+        if let fault = fault(of: name, rules: rules) { throw .invalidStorePathName(name, fault) }
+    }
+
+    /// What is wrong with `name` under `rules`, or nil if it is a valid name.
+    public static func fault(of name: String, rules: Rules) -> Fault? {
         // The common case (valid) in one pass without a copy; the checks below say what is wrong.
         let valid = name.utf8.withContiguousStorageIfAvailable { b in
             !b.isEmpty && b.count <= maxLength(rules) && !(rules == .guix && b[0] == UInt8(ascii: ".")) && b.allSatisfy(isValidCharacter)
         }
-        if valid == true { return }
+        if valid == true { return nil }
         let bytes = Array(name.utf8)
-        guard !bytes.isEmpty else { throw .invalidStorePathName(name, reason: "empty") }
-        guard bytes.count <= maxLength(rules) else {
-            throw .invalidStorePathName(name, reason: "\(bytes.count) bytes, the limit is \(maxLength(rules))")
-        }
-        if rules == .guix && bytes[0] == UInt8(ascii: ".") {
-            throw .invalidStorePathName(name, reason: "names must not start with '.'")
-        }
-        for c in bytes where !isValidCharacter(c) {
-            let shown = c < 0x80 ? "'\(Character(Unicode.Scalar(c)))'" : "byte 0x\(String(c, radix: 16))"
-            throw .invalidStorePathName(name, reason: "\(shown) is not allowed")
-        }
+        guard !bytes.isEmpty else { return .empty }
+        guard bytes.count <= maxLength(rules) else { return .tooLong(bytes.count, limit: maxLength(rules)) }
+        if rules == .guix && bytes[0] == UInt8(ascii: ".") { return .leadingDot }
+        if let c = bytes.first(where: { !isValidCharacter($0) }) { return .character(c) }
+        return nil
     }
 }

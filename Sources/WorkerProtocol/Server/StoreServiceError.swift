@@ -24,14 +24,14 @@ public struct StoreServiceError: Error, Hashable, Sendable, CustomStringConverti
 
     public func message(_ style: MessageStyle) -> String {
         switch reason {
-        case .invalidPath(let path): "path \(style.quoted(path)) is not valid"
+        case .invalidPath(let path): "path \(style.quotedErrorArgument(path)) is not valid"
         case .repairRefused:
             style == .guix ? "repairing is a privileged operation" : "repairing is not allowed because you are not in 'trusted-users'"
         case .contentsChanged(let path, let recorded, let actual):
             // Nix 2.8 export-import.cc shows nix32 with the algorithm; guix-daemon printHash's hex.
             style == .guix
                 ? "hash of path `\(path)' has changed from `\(recorded.base16)' to `\(actual.base16)'!"
-                : "hash of path '\(path)' has changed from '\(recorded.prefixedNix32)' to '\(actual.prefixedNix32)'!"
+                : "hash of path \(style.quotedErrorArgument(path)) has changed from \(style.quotedErrorArgument(recorded.prefixedNix32)) to \(style.quotedErrorArgument(actual.prefixedNix32))!"
         case .text(let text): text
         }
     }

@@ -72,7 +72,7 @@ public enum StderrMessage: Hashable, Sendable {
                     try w.writeString(trace)
                 }
             } else {
-                try w.writeString(report.message)
+                try w.writeString(v.dialect.messageStyle.wholeErrorPrefix + report.message)
                 // The Guix client reads a status whenever it can (§6.3), so it is never 0 there.
                 if v.errorHasStatus { try w.writeU64(v.isGuix ? max(report.status, 1) : report.status) }
             }
