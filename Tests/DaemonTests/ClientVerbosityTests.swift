@@ -18,10 +18,7 @@ import WorkerProtocol
     }
 
     func client(_ version: ProtocolVersion = .nix28, verbosity: UInt64) throws -> WorkerClient {
-        let fd = try SocketFD(connectingTo: scratch.socket)
-        var options = version == .guix ? ClientOptions.guixDefault : ClientOptions.nixDefault()
-        options.integers[3] = verbosity
-        return try WorkerClient(stream: fd, version: version, storeDirectory: store, options: options)
+        try scratch.client(version, verbosity: verbosity)
     }
 
     /// The log lines `request` brings, and whether an activity came too.

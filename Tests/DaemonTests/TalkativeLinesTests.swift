@@ -23,10 +23,7 @@ import WorkerProtocol
     }
 
     func client(_ version: ProtocolVersion = .nix28, verbosity: UInt64) throws -> WorkerClient {
-        let fd = try SocketFD(connectingTo: scratch.socket)
-        var options = version == .guix ? ClientOptions.guixDefault : ClientOptions.nixDefault()
-        options.integers[3] = verbosity
-        return try WorkerClient(stream: fd, version: version, storeDirectory: store, options: options)
+        try scratch.client(version, verbosity: verbosity)
     }
 
     /// The message lines `request` brings (activities aside).

@@ -1,5 +1,7 @@
 import Foundation
 import Glibc
+import StoreFormats
+import WorkerProtocol
 
 /// A `cloister-daemon` of the debug build serving a private store under a fresh temp directory
 /// (`<root>/store`, state `<root>/var`, socket `<root>/sock`), stopped and removed on deinit.
@@ -66,5 +68,14 @@ extension TemporaryDaemon {
         env["NIX_CONF_DIR"] = home
         env["NIX_USER_CONF_FILES"] = ""
         return env
+    }
+
+    /// A worker-protocol client of this daemon in `version`'s dialect whose SetOptions asks for
+    /// `verbosity`.
+    func client(_ version: ProtocolVersion = .nix28, verbosity: UInt64) throws -> WorkerClient {
+        let fd = try SocketFD(connectingTo: socket)
+        var options = version == .guix ? ClientOptions.guixDefault : ClientOptions.nixDefault()
+        options.integers[3] = verbosity
+        return try WorkerClient(stream: fd, version: version, storeDirectory: try StoreDirectory(root + "/store"), options: options)
     }
 }
