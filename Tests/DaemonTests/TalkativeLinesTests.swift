@@ -34,6 +34,19 @@ import WorkerProtocol
         return lines
     }
 
+    /// The lines of `--delete` of `paths`, retried while an adder's worker (a temp root) is
+    /// still exiting.
+    func deletionLines(_ c: WorkerClient, _ paths: [StorePath]) throws -> [String] {
+        for _ in 0..<250 {
+            do {
+                return try lines(c, .collectGarbage(action: 3, paths: paths, ignoreLiveness: false, maxFreed: 0))
+            } catch WorkerProtocolError.remote(let message, _) where message.contains("still alive") {
+                usleep(20_000)
+            }
+        }
+        return try lines(c, .collectGarbage(action: 3, paths: paths, ignoreLiveness: false, maxFreed: 0))
+    }
+
     @Test func perItemLinesAtTalkativeOnly() throws {
         // Two text paths with the same 9 KiB (above the 8 KiB deduplication threshold): the
         // first optimise makes one the `.links` entry and links the other to it.
@@ -70,16 +83,7 @@ import WorkerProtocol
 
         // Deleting every user of the entry leaves it unused: named at talkative only.
         let doomed = added + [third]
-        var gc: [String] = []
-        let nix = try client(verbosity: 4)
-        for _ in 0..<250 {
-            do {
-                gc = try lines(nix, .collectGarbage(action: 3, paths: doomed, ignoreLiveness: false, maxFreed: 0))
-                break
-            } catch WorkerProtocolError.remote(let message, _) where message.contains("still alive") {
-                usleep(20_000)  // an adder's worker has not exited yet
-            }
-        }
+        let gc = try deletionLines(try client(verbosity: 4), doomed)
         let unused = "deleting unused link '\(links)/\(key)'\n"
         #expect(gc.contains(unused), "\(gc)")
         if let at = gc.firstIndex(of: unused) {
@@ -97,16 +101,7 @@ import WorkerProtocol
         }
         _ = try lines(try client(verbosity: 0), .optimiseStore)
         #expect(access(store.path + "/.links/" + Hasher.hash(.sha256, NAR.regularFile(contents)).nix32, F_OK) == 0)
-        var gc: [String] = []
-        let nix = try client(verbosity: 3)
-        for _ in 0..<250 {
-            do {
-                gc = try lines(nix, .collectGarbage(action: 3, paths: added, ignoreLiveness: false, maxFreed: 0))
-                break
-            } catch WorkerProtocolError.remote(let message, _) where message.contains("still alive") {
-                usleep(20_000)
-            }
-        }
+        let gc = try deletionLines(try client(verbosity: 3), added)
         #expect(gc.contains("deleting unused links...\n"))
         #expect(!gc.contains { $0.hasPrefix("deleting unused link '") }, "\(gc)")
         #expect(access(store.path + "/.links/" + Hasher.hash(.sha256, NAR.regularFile(contents)).nix32, F_OK) != 0, "removed all the same")
